@@ -1,0 +1,148 @@
+//! The HTTP layer (actix-web): parse, call the catalogue, respond.
+//!
+//! Handlers stay thin: they turn requests into the `stac` crate's API types,
+//! hand them to [`crate::catalog`], and write the answer. Every failure is an
+//! [`ApiError`] with a JSON body.
+
+pub mod auth;
+pub mod body;
+pub mod collections;
+pub mod conformance;
+pub mod error;
+pub mod fields;
+pub mod items;
+pub mod landing;
+pub mod links;
+pub mod openapi;
+pub mod params;
+pub mod queryables;
+pub mod search;
+pub mod transactions;
+
+pub use error::{ApiError, ApiResult};
+
+use crate::catalog::{Limits, SharedCatalog};
+use crate::config::Config;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Compress, NormalizePath, TrailingSlash};
+use actix_web::{App, HttpResponse, web};
+use std::sync::Arc;
+
+/// Everything handlers share.
+pub struct AppState {
+    /// The store.
+    pub catalog: SharedCatalog,
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+    /// Page size limits.
+    pub limits: Limits,
+    /// Conformance classes, computed once from the store's capabilities.
+    pub conformance: Vec<String>,
+}
+
+impl AppState {
+    /// State for a store and a configuration.
+    pub fn new(catalog: SharedCatalog, config: Config) -> AppState {
+        let limits = Limits {
+            default_limit: config.search.default_limit,
+            max_limit: config.search.max_limit,
+        };
+        let transactions = config.auth.admin_token.is_some() && catalog.capabilities().writes;
+        let conformance = conformance::classes(&catalog.capabilities(), transactions);
+        AppState {
+            catalog,
+            config: Arc::new(config),
+            limits,
+            conformance,
+        }
+    }
+
+    /// True when the Transactions extension is enabled.
+    pub fn transactions(&self) -> bool {
+        self.config.auth.admin_token.is_some() && self.catalog.capabilities().writes
+    }
+}
+
+/// Registers every route of the STAC API.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    let not_allowed = || web::to(|| async { ApiError::method_not_allowed().into_response() });
+    cfg.service(web::resource("/").get(landing::landing).default_service(not_allowed()))
+        .service(web::resource("/conformance").get(conformance::conformance).default_service(not_allowed()))
+        .service(web::resource("/api").get(openapi::openapi).default_service(not_allowed()))
+        .service(web::resource("/api.html").get(openapi::openapi_html).default_service(not_allowed()))
+        .service(web::resource("/queryables").get(queryables::global).default_service(not_allowed()))
+        .service(
+            web::resource("/search")
+                .get(search::get_search)
+                .post(search::post_search)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/collections")
+                .get(collections::list)
+                .post(transactions::create_collection)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/collections/{collection}")
+                .get(collections::one)
+                .put(transactions::replace_collection)
+                .patch(transactions::patch_collection)
+                .delete(transactions::delete_collection)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/collections/{collection}/queryables")
+                .get(queryables::collection)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/collections/{collection}/items")
+                .get(items::list)
+                .post(transactions::create_items)
+                .default_service(not_allowed()),
+        )
+        .service(
+            web::resource("/collections/{collection}/items/{item}")
+                .get(items::one)
+                .put(transactions::replace_item)
+                .patch(transactions::patch_item)
+                .delete(transactions::delete_item)
+                .default_service(not_allowed()),
+        )
+        .service(web::resource("/health").get(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }));
+}
+
+impl ApiError {
+    /// The error as a response.
+    pub fn into_response(self) -> HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}
+
+/// Builds the application for a state (used by the server and by tests).
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(web::PathConfig::default().error_handler(|e, _| {
+            ApiError::bad_request(format!("invalid path: {e}")).into()
+        }))
+        .wrap(Compress::default())
+        .wrap(NormalizePath::new(TrailingSlash::Trim))
+        .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("tuilerie::access"))
+        .configure(routes)
+        .default_service(web::to(|req: actix_web::HttpRequest| async move {
+            let path = req.path().to_string();
+            ApiError::not_found(format!("no resource at {path}")).into_response()
+        }))
+}

@@ -1,0 +1,101 @@
+//! The collection definitions we ship (`collections/*.json`), embedded in the
+//! binary, and their check against our profile (`schemas/collection-profile.json`).
+
+use super::error::{CatalogError, Result};
+use super::scope::Scope;
+use super::{CollectionDoc, SharedCatalog, WriteMode, parse_collection};
+use serde_json::Value;
+use std::path::Path;
+
+/// `(file name, JSON)` of every shipped collection.
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("sentinel-2-l2a.json", include_str!("../../collections/sentinel-2-l2a.json")),
+    ("pleiades.json", include_str!("../../collections/pleiades.json")),
+    ("spot-6-7.json", include_str!("../../collections/spot-6-7.json")),
+    ("lai.json", include_str!("../../collections/lai.json")),
+    ("biomass.json", include_str!("../../collections/biomass.json")),
+    ("tropisco.json", include_str!("../../collections/tropisco.json")),
+];
+
+/// Our profile of a shipped collection file (JSON Schema draft-07).
+pub const PROFILE: &str = include_str!("../../schemas/collection-profile.json");
+
+/// Checks a collection file against the profile and the STAC model.
+pub fn check(name: &str, json: &str) -> Result<CollectionDoc> {
+    let schema: Value = serde_json::from_str(PROFILE)
+        .map_err(|e| CatalogError::Storage(format!("the embedded profile schema is not JSON: {e}")))?;
+    let validator = jsonschema::validator_for(&schema)
+        .map_err(|e| CatalogError::Storage(format!("the embedded profile schema is invalid: {e}")))?;
+    let instance: Value = serde_json::from_str(json)
+        .map_err(|e| CatalogError::object(format!("{name}: not valid JSON: {e}")))?;
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .take(10)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    if !errors.is_empty() {
+        return Err(CatalogError::object(format!(
+            "{name} does not follow the collection profile: {}",
+            errors.join("; ")
+        )));
+    }
+    parse_collection(json, None).map_err(|e| CatalogError::object(format!("{name}: {e}")))
+}
+
+/// Reads collection files from a directory (`*.json`), or the shipped set.
+pub fn read(dir: Option<&Path>) -> Result<Vec<(String, String)>> {
+    let Some(dir) = dir else {
+        return Ok(SHIPPED.iter().map(|(n, j)| (n.to_string(), j.to_string())).collect());
+    };
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| CatalogError::Io(std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()))))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let json = std::fs::read_to_string(&path)?;
+        out.push((path.display().to_string(), json));
+    }
+    Ok(out)
+}
+
+/// Checks and writes collections, skipping those stored unchanged. Returns
+/// how many were written.
+pub async fn install(catalog: &SharedCatalog, files: &[(String, String)]) -> Result<usize> {
+    let mut docs = Vec::new();
+    for (name, json) in files {
+        docs.push(check(name, json)?);
+    }
+    let mut written = 0;
+    for doc in docs {
+        let stored = catalog.collection(&Scope::All, &doc.id).await?;
+        if stored.is_some_and(|s| s.doc == doc.doc && s.links == doc.links) {
+            continue;
+        }
+        catalog.put_collection(doc, WriteMode::Upsert).await?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_collections_follow_the_profile() {
+        for (name, json) in SHIPPED {
+            let doc = check(name, json).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(format!("{}.json", doc.id), *name);
+        }
+    }
+
+    #[test]
+    fn profile_rejects_a_broken_collection() {
+        let mut v: Value = serde_json::from_str(SHIPPED[0].1).unwrap();
+        v.as_object_mut().unwrap().remove("renders");
+        assert!(check("broken.json", &v.to_string()).is_err());
+    }
+}

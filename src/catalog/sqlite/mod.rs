@@ -1,0 +1,392 @@
+//! The embedded store: one SQLite file, zero set-up.
+//!
+//! WAL mode lets readers run while a writer commits; a pool of reader threads
+//! serves queries, one writer connection serialises writes. Footprints are
+//! indexed by an R*Tree, datetimes by B-trees, free text by FTS5.
+
+mod functions;
+mod pool;
+mod schema;
+mod search;
+mod write;
+
+pub use write::write_time;
+
+use super::error::{CatalogError, Result};
+use super::queryables::PropertyKinds;
+use super::scope::{Access, Scope};
+use super::{
+    Capabilities, Catalog, CollectionDoc, CollectionPage, CollectionQuery, ItemDoc, ItemPage,
+    SearchQuery, StoredCollection, StoredItem, WriteMode, WriteSummary,
+};
+use async_trait::async_trait;
+use pool::ReaderPool;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Tuning of the embedded store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Reader threads (and connections).
+    pub readers: usize,
+    /// Queries that may wait for a reader before callers get "busy".
+    pub queue: usize,
+    /// Time budget of one query.
+    pub query_timeout: Duration,
+    /// Compute `numberMatched` for searches.
+    pub count: bool,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            readers: 4,
+            queue: 256,
+            query_timeout: Duration::from_secs(10),
+            count: true,
+        }
+    }
+}
+
+/// Maps SQLite errors to catalogue errors.
+pub(crate) fn db(e: rusqlite::Error) -> CatalogError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::OperationInterrupted) => CatalogError::Timeout(0),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            CatalogError::Busy("the database is locked by another writer; retry shortly".into())
+        }
+        _ => CatalogError::Storage(e.to_string()),
+    }
+}
+
+/// What search planning needs to know of a collection.
+#[derive(Debug, Clone)]
+pub(crate) struct CollectionMeta {
+    pub id: String,
+    pub max_before: i64,
+    pub max_after: i64,
+}
+
+fn parse_access(text: &str) -> Access {
+    if text == "open" {
+        Access::Open
+    } else {
+        Access::Restricted(serde_json::from_str(text).unwrap_or_default())
+    }
+}
+
+/// The collections the scope can see, and how many exist in all.
+pub(crate) fn visible_collections(conn: &Connection, scope: &Scope) -> Result<(Vec<CollectionMeta>, usize)> {
+    let mut stmt = conn
+        .prepare_cached("SELECT id, access, max_before, max_after FROM collections ORDER BY id")
+        .map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    let mut out = Vec::new();
+    let mut total = 0;
+    while let Some(row) = rows.next().map_err(db)? {
+        total += 1;
+        let access: String = row.get(1).map_err(db)?;
+        if scope.can_see(&parse_access(&access)) {
+            out.push(CollectionMeta {
+                id: row.get(0).map_err(db)?,
+                max_before: row.get(2).map_err(db)?,
+                max_after: row.get(3).map_err(db)?,
+            });
+        }
+    }
+    Ok((out, total))
+}
+
+fn is_visible(conn: &Connection, scope: &Scope, collection: &str) -> Result<bool> {
+    let access: Option<String> = conn
+        .prepare_cached("SELECT access FROM collections WHERE id = ?1")
+        .map_err(db)?
+        .query_row([collection], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    Ok(access.is_some_and(|a| scope.can_see(&parse_access(&a))))
+}
+
+/// Connection settings shared by readers and the writer.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA case_sensitive_like = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA mmap_size = 1073741824;
+         PRAGMA cache_size = -65536;
+         PRAGMA secure_delete = OFF;",
+    )?;
+    functions::register(conn)
+}
+
+/// The embedded SQLite store.
+pub struct SqliteCatalog {
+    path: PathBuf,
+    readers: ReaderPool,
+    writer: Arc<Mutex<Connection>>,
+    options: SqliteOptions,
+}
+
+impl SqliteCatalog {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteCatalog> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let open_err = |e: rusqlite::Error| {
+            CatalogError::Storage(format!("cannot open {}: {e}", path.display()))
+        };
+        let mut writer = Connection::open(path).map_err(open_err)?;
+        writer
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        writer.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
+        writer.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        configure(&writer).map_err(open_err)?;
+        schema::migrate(&mut writer).map_err(open_err)?;
+
+        let reader_path = path.to_path_buf();
+        let readers = ReaderPool::start(options.readers, options.queue, options.query_timeout, || {
+            let conn = Connection::open_with_flags(
+                &reader_path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(db)?;
+            configure(&conn).map_err(db)?;
+            conn.pragma_update(None, "query_only", "ON").map_err(db)?;
+            Ok(conn)
+        })?;
+        Ok(SqliteCatalog {
+            path: path.to_path_buf(),
+            readers,
+            writer: Arc::new(Mutex::new(writer)),
+            options,
+        })
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let ms = self.options.query_timeout.as_millis() as u64;
+        self.readers.run(f).await.map_err(|e| match e {
+            CatalogError::Timeout(_) => CatalogError::Timeout(ms),
+            e => e,
+        })
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .map_err(|_| CatalogError::Storage("the writer connection is poisoned".into()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| CatalogError::Storage(format!("write task failed: {e}")))?
+    }
+
+    /// Writes a batch synchronously (for the command-line ingest pipeline).
+    pub fn put_items_blocking(&self, items: &[ItemDoc], mode: WriteMode) -> Result<WriteSummary> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| CatalogError::Storage("the writer connection is poisoned".into()))?;
+        write::put_items(&mut conn, items, mode)
+    }
+
+    /// Refreshes the planner statistics (after a large ingest).
+    pub fn optimize(&self) -> Result<()> {
+        let conn = self
+            .writer
+            .lock()
+            .map_err(|_| CatalogError::Storage("the writer connection is poisoned".into()))?;
+        conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(db)
+    }
+}
+
+fn stored_collection(row: &rusqlite::Row) -> rusqlite::Result<StoredCollection> {
+    Ok(StoredCollection {
+        id: row.get(0)?,
+        doc: row.get(1)?,
+        links: row.get(2)?,
+        updated: row.get(3)?,
+    })
+}
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            writes: true,
+            free_text: true,
+            spatial_operators: true,
+            temporal_operators: true,
+            array_operators: true,
+            counts: self.options.count,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite:{}", self.path.display())
+    }
+
+    async fn collections(&self, scope: &Scope, query: &CollectionQuery) -> Result<CollectionPage> {
+        let scope = scope.clone();
+        let query = query.clone();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, doc, links, updated, access, minx, miny, maxx, maxy, start_dt, end_dt, text
+                     FROM collections ORDER BY id",
+                )
+                .map_err(db)?;
+            let mut rows = stmt.query([]).map_err(db)?;
+            let mut matched = Vec::new();
+            while let Some(row) = rows.next().map_err(db)? {
+                let access: String = row.get(4).map_err(db)?;
+                if !scope.can_see(&parse_access(&access)) {
+                    continue;
+                }
+                if let Some(boxes) = &query.bbox {
+                    let extent: [Option<f64>; 4] = [
+                        row.get(5).map_err(db)?,
+                        row.get(6).map_err(db)?,
+                        row.get(7).map_err(db)?,
+                        row.get(8).map_err(db)?,
+                    ];
+                    let Some(parts) = extent_boxes(extent) else { continue };
+                    if !boxes.iter().any(|q| parts.iter().any(|p| p.intersects(q))) {
+                        continue;
+                    }
+                }
+                if let Some(interval) = &query.datetime {
+                    let start: Option<i64> = row.get(9).map_err(db)?;
+                    let end: Option<i64> = row.get(10).map_err(db)?;
+                    if !interval.overlaps(start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX)) {
+                        continue;
+                    }
+                }
+                if let Some(text) = &query.text {
+                    let folded: String = row.get(11).map_err(db)?;
+                    if !text.matches(&folded) {
+                        continue;
+                    }
+                }
+                matched.push(stored_collection(row).map_err(db)?);
+            }
+            let number_matched = matched.len() as u64;
+            let collections = matched.into_iter().skip(query.offset).take(query.limit).collect();
+            Ok(CollectionPage {
+                collections,
+                number_matched,
+            })
+        })
+        .await
+    }
+
+    async fn collection(&self, scope: &Scope, id: &str) -> Result<Option<StoredCollection>> {
+        let scope = scope.clone();
+        let id = id.to_string();
+        self.read(move |conn| {
+            if !is_visible(conn, &scope, &id)? {
+                return Ok(None);
+            }
+            conn.prepare_cached("SELECT id, doc, links, updated FROM collections WHERE id = ?1")
+                .map_err(db)?
+                .query_row([&id], stored_collection)
+                .optional()
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn item(&self, scope: &Scope, collection: &str, id: &str) -> Result<Option<StoredItem>> {
+        let scope = scope.clone();
+        let (collection, id) = (collection.to_string(), id.to_string());
+        self.read(move |conn| {
+            if !is_visible(conn, &scope, &collection)? {
+                return Ok(None);
+            }
+            conn.prepare_cached(
+                "SELECT i.updated, d.doc, d.links
+                 FROM items i JOIN item_docs d ON d.rowid = i.rowid
+                 WHERE i.collection = ?1 AND i.id = ?2",
+            )
+            .map_err(db)?
+            .query_row([&collection, &id], |r| {
+                Ok(StoredItem {
+                    collection: collection.clone(),
+                    id: id.clone(),
+                    updated: r.get(0)?,
+                    doc: r.get(1)?,
+                    links: r.get(2)?,
+                })
+            })
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn search(&self, scope: &Scope, query: &SearchQuery) -> Result<ItemPage> {
+        let scope = scope.clone();
+        let query = query.clone();
+        let count = self.options.count;
+        self.read(move |conn| search::search(conn, &scope, &query, count)).await
+    }
+
+    async fn properties(&self, scope: &Scope, collections: &[String]) -> Result<PropertyKinds> {
+        let scope = scope.clone();
+        let collections = collections.to_vec();
+        self.read(move |conn| {
+            let (visible, _) = visible_collections(conn, &scope)?;
+            let ids: Vec<String> = visible
+                .into_iter()
+                .map(|c| c.id)
+                .filter(|id| collections.is_empty() || collections.contains(id))
+                .collect();
+            if ids.is_empty() {
+                return Ok(PropertyKinds::default());
+            }
+            search::property_kinds(conn, &ids)
+        })
+        .await
+    }
+
+    async fn put_collection(&self, collection: CollectionDoc, mode: WriteMode) -> Result<WriteSummary> {
+        self.write(move |conn| write::put_collection(conn, &collection, mode)).await
+    }
+
+    async fn delete_collection(&self, id: &str) -> Result<bool> {
+        let id = id.to_string();
+        self.write(move |conn| write::delete_collection(conn, &id)).await
+    }
+
+    async fn put_items(&self, items: Vec<ItemDoc>, mode: WriteMode) -> Result<WriteSummary> {
+        self.write(move |conn| write::put_items(conn, &items, mode)).await
+    }
+
+    async fn delete_item(&self, collection: &str, id: &str) -> Result<bool> {
+        let (collection, id) = (collection.to_string(), id.to_string());
+        self.write(move |conn| write::delete_item(conn, &collection, &id)).await
+    }
+}
+
+/// A stored extent as boxes (split at the antimeridian), `None` when unknown.
+fn extent_boxes(e: [Option<f64>; 4]) -> Option<Vec<super::geometry::Bounds>> {
+    let [Some(w), Some(s), Some(e), Some(n)] = e else {
+        return None;
+    };
+    super::geometry::Bounds::from_stac_bbox_split(&[w, s, e, n]).ok()
+}

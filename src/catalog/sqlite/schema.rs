@@ -1,0 +1,86 @@
+//! The embedded store's schema and its migrations.
+//!
+//! Items are split over narrow and wide tables so that the hot filters scan
+//! dense pages: `items` holds the indexed scalars, `item_props` the footprint
+//! (WKB) and properties (JSONB, read by CQL2 filters and sorts), `item_docs`
+//! the document as served (read only for the items of a page).
+
+use rusqlite::Connection;
+
+/// Migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE collections (
+    id          TEXT PRIMARY KEY,
+    doc         TEXT NOT NULL,
+    links       TEXT NOT NULL,
+    minx REAL, miny REAL, maxx REAL, maxy REAL,
+    start_dt    INTEGER,
+    end_dt      INTEGER,
+    text        TEXT NOT NULL,
+    access      TEXT NOT NULL,
+    -- Largest (datetime - start) and (end - datetime) of the items, >= 0: they
+    -- turn a span-overlap test into a range on the datetime index.
+    max_before  INTEGER NOT NULL DEFAULT 0,
+    max_after   INTEGER NOT NULL DEFAULT 0,
+    updated     INTEGER NOT NULL
+);
+
+CREATE TABLE items (
+    rowid       INTEGER PRIMARY KEY,
+    collection  TEXT NOT NULL REFERENCES collections (id),
+    id          TEXT NOT NULL,
+    datetime    INTEGER NOT NULL,
+    start_dt    INTEGER NOT NULL,
+    end_dt      INTEGER NOT NULL,
+    updated     INTEGER NOT NULL,
+    UNIQUE (collection, id)
+);
+CREATE INDEX items_datetime ON items (datetime, collection, id);
+CREATE INDEX items_collection_datetime ON items (collection, datetime, id);
+CREATE INDEX items_collection_end ON items (collection, end_dt);
+
+CREATE TABLE item_props (
+    rowid       INTEGER PRIMARY KEY,
+    geom        BLOB,
+    properties  BLOB NOT NULL -- JSONB
+);
+
+CREATE TABLE item_docs (
+    rowid       INTEGER PRIMARY KEY,
+    doc         TEXT NOT NULL,
+    links       TEXT NOT NULL
+);
+
+CREATE VIRTUAL TABLE items_rtree USING rtree (id, minx, maxx, miny, maxy);
+
+CREATE VIRTUAL TABLE items_fts USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2');
+
+CREATE TABLE collection_properties (
+    collection  TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    PRIMARY KEY (collection, name, type)
+) WITHOUT ROWID;
+"#];
+
+/// Brings the database to the latest schema.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let version = version.max(0) as usize;
+    if version > MIGRATIONS.len() {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(format!(
+                "the database has schema version {version}, newer than this tuilerie ({}); upgrade tuilerie",
+                MIGRATIONS.len()
+            )),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,496 @@
+//! Item search on the embedded store: SQL built from a [`SearchQuery`], with
+//! every value bound, keyset paging and an exact count.
+
+use super::{db, visible_collections};
+use crate::catalog::error::{CatalogError, Result};
+use crate::catalog::filter::{Column, Dialect, SqlValue, Translator};
+use crate::catalog::geometry::Footprint;
+use crate::catalog::query::{SearchQuery, SortField, SortKey, Spatial};
+use crate::catalog::queryables::PropertyKinds;
+use crate::catalog::scope::Scope;
+use crate::catalog::token::{Cursor, SortValue};
+use crate::catalog::{ItemPage, StoredItem};
+use rusqlite::types::{ToSqlOutput, Value as SqlVal, ValueRef};
+use rusqlite::{Connection, ToSql, params_from_iter};
+
+impl ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            SqlValue::Null => ToSqlOutput::Owned(SqlVal::Null),
+            SqlValue::Bool(b) => ToSqlOutput::Owned(SqlVal::Integer(*b as i64)),
+            SqlValue::Int(i) => ToSqlOutput::Owned(SqlVal::Integer(*i)),
+            SqlValue::Real(f) => ToSqlOutput::Owned(SqlVal::Real(*f)),
+            SqlValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            SqlValue::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+/// SQLite renderings for the CQL2 translator, collecting bound values.
+#[derive(Default)]
+pub(super) struct SqliteSql {
+    pub params: Vec<SqlValue>,
+    /// The statement must join `item_props p`.
+    pub needs_props: bool,
+}
+
+impl SqliteSql {
+    fn path(&mut self, name: &str) -> Result<String> {
+        if name.contains('"') || name.contains('\\') {
+            return Err(CatalogError::query(format!(
+                "property name {name:?} contains a quote or a backslash"
+            )));
+        }
+        Ok(self.param(SqlValue::Text(format!("$.\"{name}\""))))
+    }
+}
+
+impl Dialect for SqliteSql {
+    fn param(&mut self, value: SqlValue) -> String {
+        self.params.push(value);
+        format!("?{}", self.params.len())
+    }
+
+    fn column(&mut self, column: Column) -> String {
+        match column {
+            Column::Id => "i.id".into(),
+            Column::Collection => "i.collection".into(),
+            Column::Datetime => "i.datetime".into(),
+            Column::Start => "i.start_dt".into(),
+            Column::End => "i.end_dt".into(),
+            Column::Geometry => {
+                self.needs_props = true;
+                "p.geom".into()
+            }
+        }
+    }
+
+    fn property(&mut self, name: &str) -> String {
+        self.needs_props = true;
+        // Names were checked against the queryables; a quote cannot reach here,
+        // but if it did the path would simply not match.
+        let path = self.path(name).unwrap_or_else(|_| "'$.\"\"'".into());
+        format!("json_extract(p.properties, {path})")
+    }
+
+    fn property_micros(&mut self, name: &str) -> String {
+        let inner = self.property(name);
+        format!("tl_micros({inner})")
+    }
+
+    fn like(&mut self, value: &str, pattern: &str) -> String {
+        format!("({value} LIKE {pattern} ESCAPE '\\')")
+    }
+
+    fn casei(&mut self, inner: &str) -> String {
+        format!("tl_casefold({inner})")
+    }
+
+    fn accenti(&mut self, inner: &str) -> String {
+        format!("tl_unaccent({inner})")
+    }
+
+    fn spatial(&mut self, op: &str, left: &str, right: &str) -> String {
+        let op = self.param(SqlValue::Text(op.to_string()));
+        format!("tl_spatial({op}, {left}, {right})")
+    }
+
+    fn array(&mut self, op: &str, left: &str, right: &str) -> String {
+        let op = self.param(SqlValue::Text(op.to_string()));
+        format!("tl_array({op}, {left}, {right})")
+    }
+
+    fn array_literal(&mut self, json: String) -> String {
+        self.param(SqlValue::Text(json))
+    }
+
+    fn arithmetic(&mut self, op: &str, left: &str, right: &str) -> String {
+        match op {
+            "/" => format!("(CAST({left} AS REAL) / {right})"),
+            "^" => format!("pow({left}, {right})"),
+            "div" => format!("CAST(({left}) / ({right}) AS INTEGER)"),
+            _ => format!("({left} {op} {right})"),
+        }
+    }
+
+    fn truth(&mut self, value: bool) -> String {
+        if value { "1" } else { "0" }.into()
+    }
+}
+
+/// The pieces of a search statement.
+struct Plan {
+    sql: SqliteSql,
+    joins: String,
+    conditions: Vec<String>,
+}
+
+impl Plan {
+    fn from_clause(&self) -> String {
+        let mut s = String::from("FROM items i");
+        s.push_str(&self.joins);
+        if self.sql.needs_props {
+            s.push_str(" JOIN item_props p ON p.rowid = i.rowid");
+        }
+        s
+    }
+
+    fn where_clause(&self, extra: Option<&str>) -> String {
+        let mut all: Vec<&str> = self.conditions.iter().map(String::as_str).collect();
+        if let Some(e) = extra {
+            all.push(e);
+        }
+        if all.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", all.join(" AND "))
+        }
+    }
+}
+
+/// Sort expression of a key, and whether it can be NULL.
+fn sort_expr(sql: &mut SqliteSql, key: &SortKey, kinds: &PropertyKinds) -> Result<(String, bool)> {
+    Ok(match &key.field {
+        SortField::Id => ("i.id".into(), false),
+        SortField::Collection => ("i.collection".into(), false),
+        SortField::Datetime => ("i.datetime".into(), false),
+        SortField::Start => ("i.start_dt".into(), false),
+        SortField::End => ("i.end_dt".into(), false),
+        SortField::Property(name) => {
+            if !kinds.contains(name) {
+                return Err(CatalogError::query(format!(
+                    "sortby: unknown property '{name}'; the queryables (/queryables) list those that can be used"
+                )));
+            }
+            let expr = if kinds.is_datetime(name) {
+                sql.property_micros(name)
+            } else {
+                sql.property(name)
+            };
+            (expr, true)
+        }
+    })
+}
+
+/// The sort signature carried in tokens.
+fn signature(keys: &[SortKey]) -> String {
+    keys.iter()
+        .map(|k| format!("{}{}", if k.descending { '-' } else { '+' }, k.field.name()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn to_sql_value(v: &SortValue) -> SqlValue {
+    match v {
+        SortValue::Null => SqlValue::Null,
+        SortValue::Int(i) => SqlValue::Int(*i),
+        SortValue::Real(f) => SqlValue::Real(*f),
+        SortValue::Text(s) => SqlValue::Text(s.clone()),
+    }
+}
+
+/// The condition "strictly after the cursor" for the sort keys, NULLs last.
+fn keyset(sql: &mut SqliteSql, exprs: &[(String, bool)], keys: &[SortKey], values: &[SortValue]) -> String {
+    let uniform = keys.iter().all(|k| k.descending == keys[0].descending);
+    let no_nulls = exprs.iter().all(|(_, nullable)| !nullable);
+    if uniform && no_nulls {
+        // Row values let SQLite walk an index straight to the cursor.
+        let lhs: Vec<&str> = exprs.iter().map(|(e, _)| e.as_str()).collect();
+        let rhs: Vec<String> = values.iter().map(|v| sql.param(to_sql_value(v))).collect();
+        let op = if keys[0].descending { "<" } else { ">" };
+        return format!("(({}) {op} ({}))", lhs.join(", "), rhs.join(", "));
+    }
+    let mut alternatives = Vec::new();
+    for i in 0..keys.len() {
+        let mut parts = Vec::new();
+        for j in 0..i {
+            let (e, _) = &exprs[j];
+            parts.push(match &values[j] {
+                SortValue::Null => format!("{e} IS NULL"),
+                v => format!("{e} = {}", sql.param(to_sql_value(v))),
+            });
+        }
+        let (e, nullable) = &exprs[i];
+        let after = match &values[i] {
+            SortValue::Null => continue, // nothing sorts after NULL (NULLs last)
+            v => {
+                let p = sql.param(to_sql_value(v));
+                let op = if keys[i].descending { "<" } else { ">" };
+                if *nullable {
+                    format!("({e} {op} {p} OR {e} IS NULL)")
+                } else {
+                    format!("{e} {op} {p}")
+                }
+            }
+        };
+        parts.push(after);
+        alternatives.push(format!("({})", parts.join(" AND ")));
+    }
+    if alternatives.is_empty() {
+        "0".into()
+    } else {
+        format!("({})", alternatives.join(" OR "))
+    }
+}
+
+/// Reads the known property names (and types) of some collections.
+pub(super) fn property_kinds(conn: &Connection, collections: &[String]) -> Result<PropertyKinds> {
+    let mut kinds = PropertyKinds::default();
+    let mut stmt = conn
+        .prepare_cached("SELECT collection, name, type FROM collection_properties")
+        .map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    while let Some(row) = rows.next().map_err(db)? {
+        let collection: String = row.get(0).map_err(db)?;
+        if !collections.is_empty() && !collections.contains(&collection) {
+            continue;
+        }
+        let name: String = row.get(1).map_err(db)?;
+        let kind: String = row.get(2).map_err(db)?;
+        if let Some(kind) = crate::catalog::item::JsonType::from_name(&kind) {
+            kinds.add(&name, kind);
+        }
+    }
+    Ok(kinds)
+}
+
+/// Runs a search on a reader connection.
+pub(super) fn search(conn: &Connection, scope: &Scope, query: &SearchQuery, count: bool) -> Result<ItemPage> {
+    let (visible, total) = visible_collections(conn, scope)?;
+    let collections: Vec<&super::CollectionMeta> = if query.collections.is_empty() {
+        visible.iter().collect()
+    } else {
+        visible
+            .iter()
+            .filter(|c| query.collections.contains(&c.id))
+            .collect()
+    };
+    if collections.is_empty() {
+        return Ok(ItemPage {
+            items: Vec::new(),
+            number_matched: Some(0),
+            next: None,
+        });
+    }
+    let mut plan = Plan {
+        sql: SqliteSql::default(),
+        joins: String::new(),
+        conditions: Vec::new(),
+    };
+
+    // Collections: always explicit when the caller cannot see everything.
+    let restrict = !query.collections.is_empty() || collections.len() != total;
+    if restrict {
+        let ids: Vec<String> = collections
+            .iter()
+            .map(|c| plan.sql.param(SqlValue::Text(c.id.clone())))
+            .collect();
+        plan.conditions.push(format!("i.collection IN ({})", ids.join(", ")));
+    }
+
+    if !query.ids.is_empty() {
+        let ids: Vec<String> = query
+            .ids
+            .iter()
+            .map(|id| plan.sql.param(SqlValue::Text(id.clone())))
+            .collect();
+        plan.conditions.push(format!("i.id IN ({})", ids.join(", ")));
+    }
+
+    if let Some(spatial) = &query.spatial {
+        spatial_conditions(&mut plan, spatial)?;
+    }
+
+    if let Some(interval) = &query.datetime {
+        let max_before = collections.iter().map(|c| c.max_before).max().unwrap_or(0);
+        let max_after = collections.iter().map(|c| c.max_after).max().unwrap_or(0);
+        if let Some(s) = interval.start {
+            let p = plan.sql.param(SqlValue::Int(s));
+            plan.conditions.push(format!("i.end_dt >= {p}"));
+            let lo = plan.sql.param(SqlValue::Int(s.saturating_sub(max_after)));
+            plan.conditions.push(format!("i.datetime >= {lo}"));
+        }
+        if let Some(e) = interval.end {
+            let p = plan.sql.param(SqlValue::Int(e));
+            plan.conditions.push(format!("i.start_dt <= {p}"));
+            let hi = plan.sql.param(SqlValue::Int(e.saturating_add(max_before)));
+            plan.conditions.push(format!("i.datetime <= {hi}"));
+        }
+    }
+
+    if let Some(text) = &query.text {
+        let p = plan.sql.param(SqlValue::Text(text.to_fts5()));
+        plan.conditions.push(format!(
+            "i.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH {p})"
+        ));
+    }
+
+    let keys = query.effective_sort();
+    let needs_kinds = query.filter.is_some()
+        || keys.iter().any(|k| matches!(k.field, SortField::Property(_)));
+    let kinds = if needs_kinds {
+        let ids: Vec<String> = collections.iter().map(|c| c.id.clone()).collect();
+        property_kinds(conn, &ids)?
+    } else {
+        PropertyKinds::default()
+    };
+
+    if let Some(filter) = &query.filter {
+        let predicate = Translator::new(&mut plan.sql, &kinds).predicate(filter)?;
+        plan.conditions.push(format!("({predicate})"));
+    }
+
+    // The count uses the conditions so far: the cursor does not change it.
+    let number_matched = if count {
+        let sql = format!("SELECT count(*) {}{}", plan.from_clause(), plan.where_clause(None));
+        let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+        let n: i64 = stmt
+            .query_row(params_from_iter(plan.sql.params.iter()), |r| r.get(0))
+            .map_err(db)?;
+        Some(n as u64)
+    } else {
+        None
+    };
+
+    let exprs = keys
+        .iter()
+        .map(|k| sort_expr(&mut plan.sql, k, &kinds))
+        .collect::<Result<Vec<_>>>()?;
+    let sig = signature(&keys);
+
+    let after = match &query.cursor {
+        None => None,
+        Some(cursor) => {
+            if cursor.signature != sig || cursor.values.len() != keys.len() {
+                return Err(CatalogError::query(
+                    "token was issued for a different sortby; restart paging from the first page",
+                ));
+            }
+            Some(keyset(&mut plan.sql, &exprs, &keys, &cursor.values))
+        }
+    };
+
+    let order: Vec<String> = keys
+        .iter()
+        .zip(&exprs)
+        .map(|(k, (e, nullable))| {
+            let dir = if k.descending { "DESC" } else { "ASC" };
+            if *nullable {
+                format!("{e} {dir} NULLS LAST")
+            } else {
+                format!("{e} {dir}")
+            }
+        })
+        .collect();
+    let select: Vec<&str> = exprs.iter().map(|(e, _)| e.as_str()).collect();
+    let limit = plan.sql.param(SqlValue::Int(query.limit as i64 + 1));
+    let sql = format!(
+        "SELECT i.rowid, i.collection, i.id, i.updated, {} {}{} ORDER BY {} LIMIT {limit}",
+        select.join(", "),
+        plan.from_clause(),
+        plan.where_clause(after.as_deref()),
+        order.join(", "),
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+    let mut rows = stmt
+        .query(params_from_iter(plan.sql.params.iter()))
+        .map_err(db)?;
+    let mut hits: Vec<(i64, String, String, i64, Vec<SortValue>)> = Vec::with_capacity(query.limit + 1);
+    while let Some(row) = rows.next().map_err(db)? {
+        let mut values = Vec::with_capacity(keys.len());
+        for n in 0..keys.len() {
+            values.push(match row.get_ref(4 + n).map_err(db)? {
+                ValueRef::Null => SortValue::Null,
+                ValueRef::Integer(i) => SortValue::Int(i),
+                ValueRef::Real(f) => SortValue::Real(f),
+                ValueRef::Text(t) => SortValue::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(_) => SortValue::Null,
+            });
+        }
+        hits.push((
+            row.get(0).map_err(db)?,
+            row.get(1).map_err(db)?,
+            row.get(2).map_err(db)?,
+            row.get(3).map_err(db)?,
+            values,
+        ));
+    }
+    drop(rows);
+
+    let has_more = hits.len() > query.limit;
+    hits.truncate(query.limit);
+    let next = if has_more {
+        hits.last().map(|(_, _, _, _, values)| Cursor {
+            signature: sig.clone(),
+            values: values.clone(),
+        })
+    } else {
+        None
+    };
+
+    let mut docs = conn
+        .prepare_cached(
+            "SELECT doc, links FROM item_docs WHERE rowid = ?1",
+        )
+        .map_err(db)?;
+    let mut items = Vec::with_capacity(hits.len());
+    for (rowid, collection, id, updated, _) in hits {
+        let (doc, links) = docs
+            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?;
+        items.push(StoredItem {
+            collection,
+            id,
+            doc,
+            links,
+            updated,
+        });
+    }
+    Ok(ItemPage {
+        items,
+        number_matched,
+        next,
+    })
+}
+
+/// Adds the R*Tree join and the exact footprint test.
+fn spatial_conditions(plan: &mut Plan, spatial: &Spatial) -> Result<()> {
+    let envelopes = spatial.envelopes();
+    plan.joins.push_str(" JOIN items_rtree r ON r.id = i.rowid");
+    let mut overlap = Vec::new();
+    let mut inside = Vec::new();
+    for b in &envelopes {
+        let [w, s, e, n] = [b.minx, b.miny, b.maxx, b.maxy].map(|v| plan.sql.param(SqlValue::Real(v)));
+        overlap.push(format!("(r.minx <= {e} AND r.maxx >= {w} AND r.miny <= {n} AND r.maxy >= {s})"));
+        inside.push(format!("(r.minx >= {w} AND r.maxx <= {e} AND r.miny >= {s} AND r.maxy <= {n})"));
+    }
+    plan.conditions.push(format!("({})", overlap.join(" OR ")));
+    let (geometry, shortcut) = match spatial {
+        Spatial::Boxes(boxes) => {
+            let polygons: Vec<geo::Polygon<f64>> = boxes
+                .iter()
+                .map(|b| {
+                    geo::Rect::new(
+                        geo::coord! { x: b.minx, y: b.miny },
+                        geo::coord! { x: b.maxx, y: b.maxy },
+                    )
+                    .to_polygon()
+                })
+                .collect();
+            let fp = Footprint::from_geo(geo::Geometry::MultiPolygon(geo::MultiPolygon(polygons)))?;
+            // An item whose box lies inside a query box intersects it.
+            (fp.wkb, Some(inside.join(" OR ")))
+        }
+        Spatial::Geometry(fp) => (fp.wkb.clone(), None),
+    };
+    let wkb = plan.sql.param(SqlValue::Blob(geometry));
+    let op = plan.sql.param(SqlValue::Text("s_intersects".into()));
+    let exact = format!(
+        "tl_spatial({op}, (SELECT geom FROM item_props WHERE rowid = i.rowid), {wkb})"
+    );
+    plan.conditions.push(match shortcut {
+        Some(inside) => format!("({inside} OR {exact})"),
+        None => exact,
+    });
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! Writes on the embedded store. Every call is one transaction: a batch is
+//! stored entirely or not at all.
+
+use super::db;
+use crate::catalog::collection::CollectionDoc;
+use crate::catalog::error::{CatalogError, Result};
+use crate::catalog::item::{ItemDoc, JsonType};
+use crate::catalog::scope::Access;
+use crate::catalog::{WriteMode, WriteSummary};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// Write times are strictly increasing within a process, so that two writes
+/// of the same object never share an `updated` value (caches and ETags key on it).
+static LAST_WRITE: AtomicI64 = AtomicI64::new(0);
+
+/// Current time in microseconds, strictly after the previous call's.
+pub fn write_time() -> i64 {
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut last = LAST_WRITE.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last + 1);
+        match LAST_WRITE.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
+fn access_text(access: &Access) -> String {
+    match access {
+        Access::Open => "open".into(),
+        Access::Restricted(roles) => serde_json::to_string(roles).unwrap_or_else(|_| "[]".into()),
+    }
+}
+
+/// Creates or replaces a collection.
+pub fn put_collection(conn: &mut Connection, c: &CollectionDoc, mode: WriteMode) -> Result<WriteSummary> {
+    let tx = conn.transaction().map_err(db)?;
+    let exists = tx
+        .query_row("SELECT 1 FROM collections WHERE id = ?1", [&c.id], |_| Ok(()))
+        .optional()
+        .map_err(db)?
+        .is_some();
+    match (exists, mode) {
+        (true, WriteMode::Create) => {
+            return Err(CatalogError::Conflict(format!("collection '{}' already exists", c.id)));
+        }
+        (false, WriteMode::Replace) => return Err(CatalogError::CollectionNotFound(c.id.clone())),
+        _ => {}
+    }
+    let [minx, miny, maxx, maxy] = c.bbox.map(|b| b.map(Some)).unwrap_or([None; 4]);
+    tx.execute(
+        "INSERT INTO collections (id, doc, links, minx, miny, maxx, maxy, start_dt, end_dt, text, access, updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, links = excluded.links,
+           minx = excluded.minx, miny = excluded.miny, maxx = excluded.maxx, maxy = excluded.maxy,
+           start_dt = excluded.start_dt, end_dt = excluded.end_dt, text = excluded.text,
+           access = excluded.access, updated = excluded.updated",
+        params![
+            c.id, c.doc, c.links, minx, miny, maxx, maxy, c.interval.0, c.interval.1, c.text,
+            access_text(&c.access), write_time()
+        ],
+    )
+    .map_err(db)?;
+    tx.commit().map_err(db)?;
+    Ok(if exists {
+        WriteSummary { inserted: 0, updated: 1 }
+    } else {
+        WriteSummary { inserted: 1, updated: 0 }
+    })
+}
+
+/// Deletes a collection and everything in it.
+pub fn delete_collection(conn: &mut Connection, id: &str) -> Result<bool> {
+    let tx = conn.transaction().map_err(db)?;
+    for sql in [
+        "DELETE FROM item_docs WHERE rowid IN (SELECT rowid FROM items WHERE collection = ?1)",
+        "DELETE FROM item_props WHERE rowid IN (SELECT rowid FROM items WHERE collection = ?1)",
+        "DELETE FROM items_rtree WHERE id IN (SELECT rowid FROM items WHERE collection = ?1)",
+        "DELETE FROM items_fts WHERE rowid IN (SELECT rowid FROM items WHERE collection = ?1)",
+        "DELETE FROM items WHERE collection = ?1",
+        "DELETE FROM collection_properties WHERE collection = ?1",
+    ] {
+        tx.execute(sql, [id]).map_err(db)?;
+    }
+    let n = tx.execute("DELETE FROM collections WHERE id = ?1", [id]).map_err(db)?;
+    tx.commit().map_err(db)?;
+    Ok(n > 0)
+}
+
+/// Deletes one item.
+pub fn delete_item(conn: &mut Connection, collection: &str, id: &str) -> Result<bool> {
+    let tx = conn.transaction().map_err(db)?;
+    let rowid: Option<i64> = tx
+        .query_row(
+            "SELECT rowid FROM items WHERE collection = ?1 AND id = ?2",
+            [collection, id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    let Some(rowid) = rowid else {
+        return Ok(false);
+    };
+    remove_rows(&tx, rowid)?;
+    tx.execute("DELETE FROM items WHERE rowid = ?1", [rowid]).map_err(db)?;
+    tx.commit().map_err(db)?;
+    Ok(true)
+}
+
+/// Removes an item's rows from the side tables (not from `items`).
+fn remove_rows(tx: &Transaction, rowid: i64) -> Result<()> {
+    for sql in [
+        "DELETE FROM item_docs WHERE rowid = ?1",
+        "DELETE FROM item_props WHERE rowid = ?1",
+        "DELETE FROM items_rtree WHERE id = ?1",
+        "DELETE FROM items_fts WHERE rowid = ?1",
+    ] {
+        tx.prepare_cached(sql).map_err(db)?.execute([rowid]).map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Per-collection facts gathered over a batch.
+#[derive(Default)]
+struct BatchStats {
+    max_before: i64,
+    max_after: i64,
+    /// Property name to the set of JSON types seen (one bit per type).
+    properties: HashMap<String, u8>,
+}
+
+/// Writes a batch of items in one transaction.
+pub fn put_items(conn: &mut Connection, items: &[ItemDoc], mode: WriteMode) -> Result<WriteSummary> {
+    let tx = conn.transaction().map_err(db)?;
+    let mut summary = WriteSummary::default();
+    let mut stats: HashMap<&str, BatchStats> = HashMap::new();
+    let mut known: HashSet<&str> = HashSet::new();
+    let now = write_time();
+    {
+        let mut has_collection = tx.prepare_cached("SELECT 1 FROM collections WHERE id = ?1").map_err(db)?;
+        let mut find = tx
+            .prepare_cached("SELECT rowid FROM items WHERE collection = ?1 AND id = ?2")
+            .map_err(db)?;
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO items (collection, id, datetime, start_dt, end_dt, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(db)?;
+        let mut update = tx
+            .prepare_cached(
+                "UPDATE items SET datetime = ?2, start_dt = ?3, end_dt = ?4, updated = ?5 WHERE rowid = ?1",
+            )
+            .map_err(db)?;
+        let mut props = tx
+            .prepare_cached("INSERT INTO item_props (rowid, geom, properties) VALUES (?1, ?2, jsonb(?3))")
+            .map_err(db)?;
+        let mut docs = tx
+            .prepare_cached("INSERT INTO item_docs (rowid, doc, links) VALUES (?1, ?2, ?3)")
+            .map_err(db)?;
+        let mut rtree = tx
+            .prepare_cached("INSERT INTO items_rtree (id, minx, maxx, miny, maxy) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .map_err(db)?;
+        let mut fts = tx
+            .prepare_cached("INSERT INTO items_fts (rowid, text) VALUES (?1, ?2)")
+            .map_err(db)?;
+
+        for item in items {
+            if !known.contains(item.collection.as_str()) {
+                if has_collection.query_row([&item.collection], |_| Ok(())).optional().map_err(db)?.is_none() {
+                    return Err(CatalogError::CollectionNotFound(item.collection.clone()));
+                }
+                known.insert(item.collection.as_str());
+            }
+            let existing: Option<i64> = find
+                .query_row([&item.collection, &item.id], |r| r.get(0))
+                .optional()
+                .map_err(db)?;
+            let rowid = match (existing, mode) {
+                (Some(_), WriteMode::Create) => {
+                    return Err(CatalogError::Conflict(format!(
+                        "item '{}' already exists in collection '{}'",
+                        item.id, item.collection
+                    )));
+                }
+                (None, WriteMode::Replace) => {
+                    return Err(CatalogError::ItemNotFound {
+                        collection: item.collection.clone(),
+                        item: item.id.clone(),
+                    });
+                }
+                (Some(rowid), _) => {
+                    update
+                        .execute(params![rowid, item.datetime, item.start, item.end, now])
+                        .map_err(db)?;
+                    remove_rows(&tx, rowid)?;
+                    summary.updated += 1;
+                    rowid
+                }
+                (None, _) => {
+                    insert
+                        .execute(params![item.collection, item.id, item.datetime, item.start, item.end, now])
+                        .map_err(db)?;
+                    summary.inserted += 1;
+                    tx.last_insert_rowid()
+                }
+            };
+            props
+                .execute(params![rowid, item.footprint.as_ref().map(|f| &f.wkb), item.properties])
+                .map_err(db)?;
+            docs.execute(params![rowid, item.doc, item.links]).map_err(db)?;
+            if let Some(fp) = &item.footprint {
+                let b = fp.bounds;
+                rtree.execute(params![rowid, b.minx, b.maxx, b.miny, b.maxy]).map_err(db)?;
+            }
+            if !item.text.is_empty() {
+                fts.execute(params![rowid, item.text]).map_err(db)?;
+            }
+            let s = stats.entry(item.collection.as_str()).or_default();
+            s.max_before = s.max_before.max(item.datetime - item.start);
+            s.max_after = s.max_after.max(item.end - item.datetime);
+            for (name, kind) in &item.property_types {
+                let bit = 1u8 << (*kind as u8);
+                match s.properties.get_mut(name.as_str()) {
+                    Some(bits) => *bits |= bit,
+                    None => {
+                        s.properties.insert(name.clone(), bit);
+                    }
+                }
+            }
+        }
+    }
+    {
+        let mut spans = tx
+            .prepare_cached(
+                "UPDATE collections SET max_before = max(max_before, ?2), max_after = max(max_after, ?3), updated = ?4 WHERE id = ?1",
+            )
+            .map_err(db)?;
+        let mut props = tx
+            .prepare_cached("INSERT OR IGNORE INTO collection_properties (collection, name, type) VALUES (?1, ?2, ?3)")
+            .map_err(db)?;
+        for (collection, s) in &stats {
+            spans.execute(params![collection, s.max_before, s.max_after, now]).map_err(db)?;
+            for (name, bits) in &s.properties {
+                for kind in JsonType::ALL {
+                    if bits & (1u8 << (kind as u8)) != 0 {
+                        props.execute(params![collection, name, kind.as_str()]).map_err(db)?;
+                    }
+                }
+            }
+        }
+    }
+    tx.commit().map_err(db)?;
+    Ok(summary)
+}

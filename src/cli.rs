@@ -1,0 +1,270 @@
+//! The command line: `serve`, `ingest`, `demo`.
+
+use crate::api::{self, AppState};
+use crate::catalog::ingest::{IngestOptions, IngestReport, Progress, ingest};
+use crate::catalog::sqlite::SqliteOptions;
+use crate::catalog::{SharedCatalog, shipped};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use actix_web::{HttpServer, web};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// STAC catalogue and tile server for Earth-observation imagery.
+#[derive(Debug, Parser)]
+#[command(name = "tuilerie", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); also TUILERIE_CONFIG.
+    #[arg(long, global = true, env = "TUILERIE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log filter (overrides log.level), e.g. `debug` or `tuilerie=debug`.
+    #[arg(long, global = true)]
+    pub log: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the STAC API.
+    Serve(ServeArgs),
+    /// Load STAC items and collections into the store.
+    Ingest(IngestArgs),
+    /// Generate demo data, load it into a store in DIR, and serve it.
+    Demo(DemoArgs),
+}
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (server.bind).
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// SQLite file or postgres:// URL (store.url).
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Public base URL for links (server.public_url).
+    #[arg(long)]
+    pub public_url: Option<String>,
+}
+
+/// Options of `ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// SQLite file or postgres:// URL (store.url).
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Put every item in this collection.
+    #[arg(long)]
+    pub collection: Option<String>,
+    /// Items per transaction.
+    #[arg(long, default_value_t = crate::catalog::ingest::DEFAULT_BATCH)]
+    pub batch: usize,
+    /// Items, ItemCollections, Collections, Catalogs, .ndjson[.gz] files,
+    /// directories, or `-` for stdin.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+}
+
+/// Options of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory for the demo data and its store.
+    #[arg(long, default_value = "demo")]
+    pub dir: PathBuf,
+    /// Address to listen on (server.bind).
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Public base URL for links (server.public_url).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Prepare the data and exit without serving.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+/// Loads the configuration: defaults < file < environment < flags.
+fn load_config(cli: &Cli) -> Result<Config> {
+    let mut config = match &cli.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    for warning in config.apply_env(std::env::vars())? {
+        eprintln!("warning: {warning}");
+    }
+    if let Some(level) = &cli.log {
+        config.log.level = level.clone();
+    }
+    let (bind, store, public_url) = match &cli.command {
+        Command::Serve(a) => (a.bind.clone(), a.store.clone(), a.public_url.clone()),
+        Command::Ingest(a) => (None, a.store.clone(), None),
+        Command::Demo(a) => (a.bind.clone(), None, a.public_url.clone()),
+    };
+    if let Some(bind) = bind {
+        config.server.bind = bind;
+    }
+    if let Some(store) = store {
+        config.store.url = store;
+    }
+    if let Some(url) = public_url {
+        config.server.public_url = Some(url);
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn store_options(config: &Config) -> SqliteOptions {
+    SqliteOptions {
+        readers: config.store.readers,
+        queue: config.store.queue,
+        query_timeout: config.query_timeout(),
+        count: config.store.count,
+    }
+}
+
+async fn open_store(config: &Config) -> Result<SharedCatalog> {
+    let catalog = crate::catalog::open(&config.store.url, &store_options(config)).await?;
+    let files = shipped::read(config.catalog.collections_dir.as_deref())?;
+    let written = shipped::install(&catalog, &files).await?;
+    tracing::info!(store = %catalog.describe(), collections = files.len(), updated = written, "store ready");
+    Ok(catalog)
+}
+
+/// Runs the command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let config = load_config(&cli)?;
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Io)?;
+    match cli.command {
+        Command::Serve(_) => runtime.block_on(async {
+            let catalog = open_store(&config).await?;
+            serve(catalog, config).await
+        }),
+        Command::Ingest(args) => {
+            let catalog = runtime.block_on(open_store(&config))?;
+            let options = IngestOptions {
+                batch: args.batch.max(1),
+                collection: args.collection.clone(),
+                ..Default::default()
+            };
+            let report = run_ingest(&catalog, runtime.handle(), &args.inputs, &options)?;
+            if report.items.inserted + report.items.updated == 0 && report.rejected > 0 {
+                return Err(Error::Ingest(format!("all {} objects were rejected", report.rejected)));
+            }
+            Ok(())
+        }
+        Command::Demo(args) => {
+            let mut config = config;
+            std::fs::create_dir_all(&args.dir).map_err(Error::Io)?;
+            let store_path = args.dir.join("tuilerie.db");
+            config.store.url = store_path.display().to_string();
+            let files = crate::demo::write(&args.dir).map_err(Error::Io)?;
+            let catalog = runtime.block_on(open_store(&config))?;
+            let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            run_ingest(&catalog, runtime.handle(), &inputs, &IngestOptions::default())?;
+            if args.no_serve {
+                return Ok(());
+            }
+            println!(
+                "Demo catalogue ready in {}. Serving on http://{} (Ctrl-C to stop).",
+                args.dir.display(),
+                config.server.bind
+            );
+            runtime.block_on(serve(catalog, config))
+        }
+    }
+}
+
+/// A progress bar on a terminal (nothing when stderr is not one).
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn items(&self, written: u64, rejected: u64) {
+        self.0.set_position(written);
+        if rejected > 0 {
+            self.0.set_message(format!("{rejected} rejected"));
+        }
+    }
+
+    fn input(&self, name: &str) {
+        self.0.set_message(format!("reading {name}"));
+    }
+}
+
+fn run_ingest(
+    catalog: &SharedCatalog,
+    rt: &tokio::runtime::Handle,
+    inputs: &[String],
+    options: &IngestOptions,
+) -> Result<IngestReport> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} items written ({per_sec}) {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let started = Instant::now();
+    let report = ingest(catalog, rt, inputs, options, &Bar(bar.clone()))?;
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    let items = report.items.inserted + report.items.updated;
+    eprintln!(
+        "ingested {} collections ({} new, {} updated), {} items ({} new, {} updated) in {:.1} s ({:.0} items/s); {} rejected",
+        report.collections.inserted + report.collections.updated,
+        report.collections.inserted,
+        report.collections.updated,
+        items,
+        report.items.inserted,
+        report.items.updated,
+        elapsed,
+        items as f64 / elapsed.max(1e-9),
+        report.rejected
+    );
+    if report.rejected > 0 {
+        eprintln!("rejections by reason:");
+        for (reason, count) in report.reasons().iter().take(20) {
+            eprintln!("  {count:>6} × {reason}");
+        }
+        eprintln!("first rejected objects:");
+        for r in report.rejections.iter().take(10) {
+            eprintln!("  {} {}: {}", r.source, r.id.as_deref().unwrap_or("(no id)"), r.reason);
+        }
+    }
+    Ok(report)
+}
+
+/// Serves the API until interrupted.
+pub async fn serve(catalog: SharedCatalog, config: Config) -> Result<()> {
+    let bind = config.server.bind.clone();
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    let state = web::Data::new(AppState::new(catalog, config));
+    tracing::info!(%bind, workers, "serving the STAC API");
+    HttpServer::new(move || api::app(state.clone()))
+        .workers(workers)
+        .bind(&bind)
+        .map_err(|e| Error::Bind(bind.clone(), e))?
+        .run()
+        .await
+        .map_err(Error::Io)
+}

@@ -1,0 +1,397 @@
+//! Configuration: defaults, a TOML file, `TUILERIE_*` environment variables and
+//! command-line flags, in increasing order of precedence.
+//!
+//! Every setting has a dotted key (`store.readers`) used in the file (as a
+//! table and key), in the environment (`TUILERIE_STORE_READERS`) and in error
+//! messages. Unknown keys in a file are errors; unknown `TUILERIE_*` variables
+//! are reported as warnings.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use thiserror::Error;
+
+/// Configuration errors.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    /// The file is not valid TOML or has unknown keys or wrong types.
+    #[error("config file {0}: {1}")]
+    Parse(PathBuf, String),
+    /// A setting has an invalid value.
+    #[error("{source_name}: {key} = {value:?}: {reason}")]
+    Value {
+        /// Where the value came from (file, environment variable, flag).
+        source_name: String,
+        /// Dotted key.
+        key: String,
+        /// The offending value.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub bind: String,
+    /// Public base URL of the API (e.g. behind a proxy); links are built from
+    /// the request's Host when unset.
+    pub public_url: Option<String>,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8080".into(),
+            public_url: None,
+            workers: 0,
+            max_body_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// Store settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// An SQLite file path (`data/tuilerie.db`) or a `postgres://` URL.
+    pub url: String,
+    /// Reader threads of the embedded store.
+    pub readers: usize,
+    /// Queries that may wait for a reader before answering 503.
+    pub queue: usize,
+    /// Time budget of one query, in milliseconds.
+    pub query_timeout_ms: u64,
+    /// Compute `numberMatched` for searches.
+    pub count: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "data/tuilerie.db".into(),
+            readers: 4,
+            queue: 256,
+            query_timeout_ms: 10_000,
+            count: true,
+        }
+    }
+}
+
+/// Search settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Page size when a request gives none.
+    pub default_limit: usize,
+    /// Largest page size; larger requests are clamped.
+    pub max_limit: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            default_limit: 10,
+            max_limit: 10_000,
+        }
+    }
+}
+
+/// The catalogue's own description and shipped collections.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogConfig {
+    /// Id of the root catalog.
+    pub id: String,
+    /// Title of the root catalog.
+    pub title: String,
+    /// Description of the root catalog.
+    pub description: String,
+    /// Directory of collection definitions loaded (and upserted) at start-up;
+    /// empty to load none.
+    pub collections_dir: Option<PathBuf>,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            id: "tuilerie".into(),
+            title: "Tuilerie".into(),
+            description: "STAC catalogue and tile server for Earth-observation imagery and thematic products (Data Terra / THEIA / DINAMIS)".into(),
+            collections_dir: None,
+        }
+    }
+}
+
+/// Authentication settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Bearer token that enables the Transactions extension; unset disables it.
+    pub admin_token: Option<String>,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter (`info`, `tuilerie=debug,actix_web=info`, …).
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[store]`
+    pub store: StoreConfig,
+    /// `[search]`
+    pub search: SearchConfig,
+    /// `[catalog]`
+    pub catalog: CatalogConfig,
+    /// `[auth]`
+    pub auth: AuthConfig,
+    /// `[log]`
+    pub log: LogConfig,
+}
+
+/// Every settable key, for environment variables and documentation.
+pub const KEYS: &[&str] = &[
+    "server.bind",
+    "server.public_url",
+    "server.workers",
+    "server.max_body_bytes",
+    "store.url",
+    "store.readers",
+    "store.queue",
+    "store.query_timeout_ms",
+    "store.count",
+    "search.default_limit",
+    "search.max_limit",
+    "catalog.id",
+    "catalog.title",
+    "catalog.description",
+    "catalog.collections_dir",
+    "auth.admin_token",
+    "log.level",
+    "log.format",
+];
+
+/// Short environment names for the most used settings.
+const ALIASES: &[(&str, &str)] = &[
+    ("TUILERIE_BIND", "server.bind"),
+    ("TUILERIE_PUBLIC_URL", "server.public_url"),
+    ("TUILERIE_STORE", "store.url"),
+    ("TUILERIE_ADMIN_TOKEN", "auth.admin_token"),
+    ("TUILERIE_LOG", "log.level"),
+];
+
+/// Environment variables read by the command line itself, not settings.
+const NOT_SETTINGS: &[&str] = &["TUILERIE_CONFIG"];
+
+/// The environment variable of a key (`store.readers` → `TUILERIE_STORE_READERS`).
+pub fn env_name(key: &str) -> String {
+    format!("TUILERIE_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+fn parse<T: std::str::FromStr>(v: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    v.trim().parse::<T>().map_err(|e| e.to_string())
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn optional(v: &str) -> Option<String> {
+    let v = v.trim();
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+impl Config {
+    /// Sets one key from its text form.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match key {
+            "server.bind" => self.server.bind = value.trim().to_string(),
+            "server.public_url" => self.server.public_url = optional(value),
+            "server.workers" => self.server.workers = parse(value)?,
+            "server.max_body_bytes" => self.server.max_body_bytes = parse(value)?,
+            "store.url" => self.store.url = value.trim().to_string(),
+            "store.readers" => self.store.readers = parse(value)?,
+            "store.queue" => self.store.queue = parse(value)?,
+            "store.query_timeout_ms" => self.store.query_timeout_ms = parse(value)?,
+            "store.count" => self.store.count = parse_bool(value)?,
+            "search.default_limit" => self.search.default_limit = parse(value)?,
+            "search.max_limit" => self.search.max_limit = parse(value)?,
+            "catalog.id" => self.catalog.id = value.to_string(),
+            "catalog.title" => self.catalog.title = value.to_string(),
+            "catalog.description" => self.catalog.description = value.to_string(),
+            "catalog.collections_dir" => self.catalog.collections_dir = optional(value).map(PathBuf::from),
+            "auth.admin_token" => self.auth.admin_token = optional(value),
+            "log.level" => self.log.level = value.trim().to_string(),
+            "log.format" => self.log.format = value.trim().to_string(),
+            other => return Err(format!("unknown setting '{other}'")),
+        }
+        Ok(())
+    }
+
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_path_buf(), e.to_string()))
+    }
+
+    /// Applies `TUILERIE_*` variables; returns warnings for unknown ones.
+    pub fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut warnings = Vec::new();
+        let mut pending: Vec<(String, &str, String)> = Vec::new();
+        for (name, value) in vars {
+            if !name.starts_with("TUILERIE_") || NOT_SETTINGS.contains(&name.as_str()) {
+                continue;
+            }
+            let key = ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == name)
+                .map(|(_, key)| *key)
+                .or_else(|| KEYS.iter().copied().find(|k| env_name(k) == name));
+            match key {
+                Some(key) => pending.push((name, key, value)),
+                None => warnings.push(format!(
+                    "ignoring unknown environment variable {name}; settings are {}",
+                    KEYS.iter().map(|k| env_name(k)).collect::<Vec<_>>().join(", ")
+                )),
+            }
+        }
+        // Aliases first, so that a full name given too wins over its alias.
+        pending.sort_by_key(|(name, key, _)| *name == env_name(key));
+        for (name, key, value) in pending {
+            self.set(key, &value).map_err(|reason| ConfigError::Value {
+                source_name: format!("environment variable {name}"),
+                key: key.to_string(),
+                value,
+                reason,
+            })?;
+        }
+        Ok(warnings)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, value: String, reason: &str| ConfigError::Value {
+            source_name: "configuration".into(),
+            key: key.into(),
+            value,
+            reason: reason.into(),
+        };
+        if self.search.default_limit == 0 || self.search.default_limit > self.search.max_limit {
+            return Err(bad(
+                "search.default_limit",
+                self.search.default_limit.to_string(),
+                "must be between 1 and search.max_limit",
+            ));
+        }
+        if self.store.readers == 0 {
+            return Err(bad("store.readers", "0".into(), "must be at least 1"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(bad("log.format", self.log.format.clone(), "must be text or json"));
+        }
+        if let Some(url) = &self.server.public_url
+            && url::Url::parse(url).is_err()
+        {
+            return Err(bad("server.public_url", url.clone(), "must be an absolute URL"));
+        }
+        if let Some(token) = &self.auth.admin_token
+            && token.len() < 16
+        {
+            return Err(bad("auth.admin_token", "…".into(), "must be at least 16 characters"));
+        }
+        Ok(())
+    }
+
+    /// The store query budget.
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_millis(self.store.query_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[server]\nbind = \"0.0.0.0:9000\"\nbnid = 1\n").unwrap();
+        let err = Config::from_file(&p).unwrap_err().to_string();
+        assert!(err.contains("bnid"), "{err}");
+        std::fs::write(&p, "[server]\nbind = \"0.0.0.0:9000\"\n").unwrap();
+        assert_eq!(Config::from_file(&p).unwrap().server.bind, "0.0.0.0:9000");
+    }
+
+    #[test]
+    fn env_overrides_and_reports() {
+        let mut c = Config::default();
+        let warnings = c
+            .apply_env([
+                ("TUILERIE_STORE_READERS".to_string(), "8".to_string()),
+                ("TUILERIE_BIND".to_string(), "0.0.0.0:1".to_string()),
+                ("TUILERIE_SERVER_BIND".to_string(), "0.0.0.0:2".to_string()),
+                ("TUILERIE_NOPE".to_string(), "x".to_string()),
+                ("PATH".to_string(), "/bin".to_string()),
+            ])
+            .unwrap();
+        assert_eq!(c.store.readers, 8);
+        assert_eq!(c.server.bind, "0.0.0.0:2");
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("TUILERIE_NOPE"));
+        let err = c
+            .apply_env([("TUILERIE_STORE_READERS".to_string(), "many".to_string())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TUILERIE_STORE_READERS"), "{err}");
+    }
+
+    #[test]
+    fn every_key_is_settable() {
+        for key in KEYS {
+            let mut c = Config::default();
+            let value = if key.ends_with("count") { "true" } else { "1" };
+            let r = c.set(key, value);
+            assert!(r.is_ok() || !r.unwrap_err().contains("unknown"), "{key}");
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Tuilerie: a STAC catalogue and tile server for French Earth-observation
+//! data infrastructures.
+//!
+//! Layers never reach around each other: [`catalog`] (STAC model and stores),
+//! [`api`] (HTTP handlers, thin), plus [`config`] and [`error`].
+
+pub mod catalog;
+pub mod api;
+pub mod config;
+pub mod cli;
+pub mod demo;
+pub mod error;
