@@ -120,7 +120,9 @@ fn load_config(cli: &Cli) -> Result<Config> {
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if config.log.format == "json" {
         builder.json().try_init()
     } else {
@@ -167,7 +169,10 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             let report = run_ingest(&catalog, runtime.handle(), &args.inputs, &options)?;
             if report.items.inserted + report.items.updated == 0 && report.rejected > 0 {
-                return Err(Error::Ingest(format!("all {} objects were rejected", report.rejected)));
+                return Err(Error::Ingest(format!(
+                    "all {} objects were rejected",
+                    report.rejected
+                )));
             }
             Ok(())
         }
@@ -179,7 +184,12 @@ pub fn run(cli: Cli) -> Result<()> {
             let files = crate::demo::write(&args.dir).map_err(Error::Io)?;
             let catalog = runtime.block_on(open_store(&config))?;
             let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-            run_ingest(&catalog, runtime.handle(), &inputs, &IngestOptions::default())?;
+            run_ingest(
+                &catalog,
+                runtime.handle(),
+                &inputs,
+                &IngestOptions::default(),
+            )?;
             if args.no_serve {
                 return Ok(());
             }
@@ -239,13 +249,19 @@ fn run_ingest(
         report.rejected
     );
     if report.rejected > 0 {
-        eprintln!("rejections by reason:");
-        for (reason, count) in report.reasons().iter().take(20) {
-            eprintln!("  {count:>6} × {reason}");
+        eprintln!("rejected, by reason (with the first object of each):");
+        for (reason, count, first) in report.reasons().iter().take(30) {
+            eprintln!(
+                "  {count:>6} × {reason}\n           e.g. {} {}",
+                first.source,
+                first.id.as_deref().unwrap_or("(no id)")
+            );
         }
-        eprintln!("first rejected objects:");
-        for r in report.rejections.iter().take(10) {
-            eprintln!("  {} {}: {}", r.source, r.id.as_deref().unwrap_or("(no id)"), r.reason);
+        if report.rejected as usize > report.rejections.len() {
+            eprintln!(
+                "  (reasons are kept for the first {} rejections)",
+                report.rejections.len()
+            );
         }
     }
     Ok(report)
@@ -255,7 +271,9 @@ fn run_ingest(
 pub async fn serve(catalog: SharedCatalog, config: Config) -> Result<()> {
     let bind = config.server.bind.clone();
     let workers = match config.server.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
         n => n,
     };
     let state = web::Data::new(AppState::new(catalog, config));

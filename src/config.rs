@@ -255,7 +255,9 @@ impl Config {
             "catalog.id" => self.catalog.id = value.to_string(),
             "catalog.title" => self.catalog.title = value.to_string(),
             "catalog.description" => self.catalog.description = value.to_string(),
-            "catalog.collections_dir" => self.catalog.collections_dir = optional(value).map(PathBuf::from),
+            "catalog.collections_dir" => {
+                self.catalog.collections_dir = optional(value).map(PathBuf::from)
+            }
             "auth.admin_token" => self.auth.admin_token = optional(value),
             "log.level" => self.log.level = value.trim().to_string(),
             "log.format" => self.log.format = value.trim().to_string(),
@@ -266,7 +268,8 @@ impl Config {
 
     /// Reads a TOML file over the defaults.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
         toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_path_buf(), e.to_string()))
     }
 
@@ -290,7 +293,10 @@ impl Config {
                 Some(key) => pending.push((name, key, value)),
                 None => warnings.push(format!(
                     "ignoring unknown environment variable {name}; settings are {}",
-                    KEYS.iter().map(|k| env_name(k)).collect::<Vec<_>>().join(", ")
+                    KEYS.iter()
+                        .map(|k| env_name(k))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             }
         }
@@ -326,17 +332,29 @@ impl Config {
             return Err(bad("store.readers", "0".into(), "must be at least 1"));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
-            return Err(bad("log.format", self.log.format.clone(), "must be text or json"));
+            return Err(bad(
+                "log.format",
+                self.log.format.clone(),
+                "must be text or json",
+            ));
         }
         if let Some(url) = &self.server.public_url
             && url::Url::parse(url).is_err()
         {
-            return Err(bad("server.public_url", url.clone(), "must be an absolute URL"));
+            return Err(bad(
+                "server.public_url",
+                url.clone(),
+                "must be an absolute URL",
+            ));
         }
         if let Some(token) = &self.auth.admin_token
             && token.len() < 16
         {
-            return Err(bad("auth.admin_token", "…".into(), "must be at least 16 characters"));
+            return Err(bad(
+                "auth.admin_token",
+                "…".into(),
+                "must be at least 16 characters",
+            ));
         }
         Ok(())
     }

@@ -76,18 +76,27 @@ fn thumbnail(href: String) -> Value {
     json!({"href": href, "type": "image/png", "title": "Thumbnail", "roles": ["thumbnail"]})
 }
 
-fn item(collection: &str, id: &str, geometry: Value, properties: Value, assets: Value, extensions: &[&str]) -> Value {
+fn item(
+    collection: &str,
+    id: &str,
+    geometry: Value,
+    properties: Value,
+    assets: Value,
+    extensions: &[&str],
+) -> Value {
     let exts: Vec<String> = extensions
         .iter()
-        .map(|e| match *e {
-            "eo" => "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
-            "proj" => "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
-            "view" => "https://stac-extensions.github.io/view/v1.0.0/schema.json",
-            "sat" => "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
-            "mgrs" => "https://stac-extensions.github.io/mgrs/v1.0.0/schema.json",
-            other => other,
-        }
-        .to_string())
+        .map(|e| {
+            match *e {
+                "eo" => "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+                "proj" => "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+                "view" => "https://stac-extensions.github.io/view/v1.0.0/schema.json",
+                "sat" => "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+                "mgrs" => "https://stac-extensions.github.io/mgrs/v1.0.0/schema.json",
+                other => other,
+            }
+            .to_string()
+        })
         .collect();
     json!({
         "type": "Feature",
@@ -104,7 +113,12 @@ fn item(collection: &str, id: &str, geometry: Value, properties: Value, assets: 
 
 /// Where the demo's rasters live (the raster engine writes them there).
 fn href(root: &Path, collection: &str, id: &str, file: &str) -> String {
-    root.join("rasters").join(collection).join(id).join(file).display().to_string()
+    root.join("rasters")
+        .join(collection)
+        .join(id)
+        .join(file)
+        .display()
+        .to_string()
 }
 
 /// Sentinel-2 MGRS tiles over France: (tile, UTM zone, centre lon, centre lat, relative orbit).
@@ -139,12 +153,21 @@ const PLACES: &[(&str, f64, f64)] = &[
 
 fn sentinel2(root: &Path, rng: &mut Rng) -> Vec<Value> {
     let mut out = Vec::new();
-    let start = Utc.with_ymd_and_hms(2023, 1, 2, 10, 30, 0).single().unwrap_or_default();
+    let start = Utc
+        .with_ymd_and_hms(2023, 1, 2, 10, 30, 0)
+        .single()
+        .unwrap_or_default();
     for (n, (tile, zone, lon, lat, orbit)) in S2_TILES.iter().enumerate() {
         let (w, s, e, nn) = square(*lon, *lat, 109.8);
         for k in 0..73 {
-            let t = start + Duration::days(5 * k + (n as i64 % 5)) + Duration::seconds((rng.range(0.0, 900.0)) as i64);
-            let platform = if k % 2 == 0 { "sentinel-2a" } else { "sentinel-2b" };
+            let t = start
+                + Duration::days(5 * k + (n as i64 % 5))
+                + Duration::seconds((rng.range(0.0, 900.0)) as i64);
+            let platform = if k % 2 == 0 {
+                "sentinel-2a"
+            } else {
+                "sentinel-2b"
+            };
             let id = format!(
                 "S2{}_MSIL2A_{}_R{:03}_T{}",
                 &platform[platform.len() - 1..].to_uppercase(),
@@ -183,7 +206,14 @@ fn sentinel2(root: &Path, rng: &mut Rng) -> Vec<Value> {
                 "created": rfc3339(t + Duration::hours(20)),
                 "updated": rfc3339(t + Duration::hours(20)),
             });
-            out.push(item("sentinel-2-l2a", &id, polygon(w, s, e, nn), props, assets, &["eo", "proj", "view", "sat", "mgrs"]));
+            out.push(item(
+                "sentinel-2-l2a",
+                &id,
+                polygon(w, s, e, nn),
+                props,
+                assets,
+                &["eo", "proj", "view", "sat", "mgrs"],
+            ));
         }
     }
     out
@@ -191,9 +221,16 @@ fn sentinel2(root: &Path, rng: &mut Rng) -> Vec<Value> {
 
 fn vhr(root: &Path, rng: &mut Rng, collection: &str, count: usize) -> Vec<Value> {
     let pleiades = collection == "pleiades";
-    let (km, gsd_pan, gsd_ms) = if pleiades { (20.0, 0.5, 2.0) } else { (60.0, 1.5, 6.0) };
+    let (km, gsd_pan, gsd_ms) = if pleiades {
+        (20.0, 0.5, 2.0)
+    } else {
+        (60.0, 1.5, 6.0)
+    };
     let mut out = Vec::new();
-    let t0 = Utc.with_ymd_and_hms(2019, 1, 1, 10, 0, 0).single().unwrap_or_default();
+    let t0 = Utc
+        .with_ymd_and_hms(2019, 1, 1, 10, 0, 0)
+        .single()
+        .unwrap_or_default();
     for k in 0..count {
         let (name, lon, lat) = PLACES[k % PLACES.len()];
         let t = t0 + Duration::seconds((rng.range(0.0, 5.0 * 365.0 * 86400.0)) as i64);
@@ -203,11 +240,23 @@ fn vhr(root: &Path, rng: &mut Rng, collection: &str, count: usize) -> Vec<Value>
             (false, true) => "spot-6",
             (false, false) => "spot-7",
         };
-        let (w, s, e, n) = square(lon + rng.range(-0.05, 0.05), lat + rng.range(-0.05, 0.05), km * rng.range(0.8, 1.0));
+        let (w, s, e, n) = square(
+            lon + rng.range(-0.05, 0.05),
+            lat + rng.range(-0.05, 0.05),
+            km * rng.range(0.8, 1.0),
+        );
         let prefix = if pleiades { "PHR" } else { "SPOT" };
-        let id = format!("{prefix}_{}_{}", t.format("%Y%m%dT%H%M%S"), name.to_uppercase());
+        let id = format!(
+            "{prefix}_{}_{}",
+            t.format("%Y%m%dT%H%M%S"),
+            name.to_uppercase()
+        );
         let zone = ((lon + 180.0) / 6.0).floor() as u32 + 1;
-        let epsg = if lat >= 0.0 { 32600 + zone } else { 32700 + zone };
+        let epsg = if lat >= 0.0 {
+            32600 + zone
+        } else {
+            32700 + zone
+        };
         let sensor = if pleiades { "Pléiades" } else { "SPOT 6/7" };
         let assets = json!({
             "PAN": cog(href(root, collection, &id, "PAN.tif"), &format!("Panchromatic, {gsd_pan} m"), &["data"]),
@@ -235,20 +284,37 @@ fn vhr(root: &Path, rng: &mut Rng, collection: &str, count: usize) -> Vec<Value>
             "created": rfc3339(t + Duration::days(1)),
             "updated": rfc3339(t + Duration::days(1)),
         });
-        out.push(item(collection, &id, polygon(w, s, e, n), props, assets, &["eo", "proj", "view", "sat"]));
+        out.push(item(
+            collection,
+            &id,
+            polygon(w, s, e, n),
+            props,
+            assets,
+            &["eo", "proj", "view", "sat"],
+        ));
     }
     out
 }
 
 fn lai(root: &Path) -> Vec<Value> {
-    let tiles = [("X18Y03", -10.0, 40.0, 10.0, 60.0), ("X17Y06", -60.0, -10.0, -40.0, 10.0)];
+    let tiles = [
+        ("X18Y03", -10.0, 40.0, 10.0, 60.0),
+        ("X17Y06", -60.0, -10.0, -40.0, 10.0),
+    ];
     let mut out = Vec::new();
     for month in 1..=12u32 {
-        let start = Utc.with_ymd_and_hms(2023, month, 1, 0, 0, 0).single().unwrap_or_default();
+        let start = Utc
+            .with_ymd_and_hms(2023, month, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
         let next = if month == 12 {
-            Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().unwrap_or_default()
+            Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default()
         } else {
-            Utc.with_ymd_and_hms(2023, month + 1, 1, 0, 0, 0).single().unwrap_or_default()
+            Utc.with_ymd_and_hms(2023, month + 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default()
         };
         let end = next - Duration::seconds(1);
         for (tile, w, s, e, n) in tiles {
@@ -271,18 +337,34 @@ fn lai(root: &Path) -> Vec<Value> {
                 "created": rfc3339(next + Duration::days(4)),
                 "updated": rfc3339(next + Duration::days(4)),
             });
-            out.push(item("lai", &id, polygon(w, s, e, n), props, assets, &["proj"]));
+            out.push(item(
+                "lai",
+                &id,
+                polygon(w, s, e, n),
+                props,
+                assets,
+                &["proj"],
+            ));
         }
     }
     out
 }
 
 fn biomass(root: &Path) -> Vec<Value> {
-    let regions = [("GUYANE", -54.6, 2.1, -51.6, 5.8), ("GABON", 8.7, -3.9, 14.5, 2.3)];
+    let regions = [
+        ("GUYANE", -54.6, 2.1, -51.6, 5.8),
+        ("GABON", 8.7, -3.9, 14.5, 2.3),
+    ];
     let mut out = Vec::new();
     for year in 2019..=2023 {
-        let start = Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single().unwrap_or_default();
-        let end = Utc.with_ymd_and_hms(year, 12, 31, 23, 59, 59).single().unwrap_or_default();
+        let start = Utc
+            .with_ymd_and_hms(year, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let end = Utc
+            .with_ymd_and_hms(year, 12, 31, 23, 59, 59)
+            .single()
+            .unwrap_or_default();
         for (region, w, s, e, n) in regions {
             let id = format!("AGB_{year}_{region}");
             let assets = json!({
@@ -300,16 +382,31 @@ fn biomass(root: &Path) -> Vec<Value> {
                 "created": rfc3339(end + Duration::days(90)),
                 "updated": rfc3339(end + Duration::days(90)),
             });
-            out.push(item("biomass", &id, polygon(w, s, e, n), props, assets, &["proj"]));
+            out.push(item(
+                "biomass",
+                &id,
+                polygon(w, s, e, n),
+                props,
+                assets,
+                &["proj"],
+            ));
         }
     }
     out
 }
 
 fn tropisco(root: &Path) -> Vec<Value> {
-    let tiles = [("22NCL", 22, -53.45, 4.75), ("22NBL", 22, -54.35, 4.75), ("22NCK", 22, -53.45, 3.85), ("21NZF", 21, -55.25, 4.75)];
+    let tiles = [
+        ("22NCL", 22, -53.45, 4.75),
+        ("22NBL", 22, -54.35, 4.75),
+        ("22NCK", 22, -53.45, 3.85),
+        ("21NZF", 21, -55.25, 4.75),
+    ];
     let mut out = Vec::new();
-    let first_monday = Utc.with_ymd_and_hms(2023, 1, 2, 0, 0, 0).single().unwrap_or_default();
+    let first_monday = Utc
+        .with_ymd_and_hms(2023, 1, 2, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
     for week in 0..52 {
         let start = first_monday + Duration::weeks(week);
         let end = start + Duration::days(7) - Duration::seconds(1);
@@ -338,7 +435,14 @@ fn tropisco(root: &Path) -> Vec<Value> {
                 "created": rfc3339(end + Duration::days(2)),
                 "updated": rfc3339(end + Duration::days(2)),
             });
-            out.push(item("tropisco", &id, polygon(w, s, e, n), props, assets, &["proj", "mgrs"]));
+            out.push(item(
+                "tropisco",
+                &id,
+                polygon(w, s, e, n),
+                props,
+                assets,
+                &["proj", "mgrs"],
+            ));
         }
     }
     out
@@ -385,14 +489,21 @@ mod tests {
     fn demo_items_are_valid_and_deterministic() {
         let a = items(Path::new("/demo"));
         let b = items(Path::new("/demo"));
-        assert_eq!(serde_json::to_string(&a[0].1).unwrap(), serde_json::to_string(&b[0].1).unwrap());
+        assert_eq!(
+            serde_json::to_string(&a[0].1).unwrap(),
+            serde_json::to_string(&b[0].1).unwrap()
+        );
         let mut ids = std::collections::HashSet::new();
         for (collection, list) in &a {
             assert!(list.len() >= 10, "{collection}");
             for item in list {
                 let doc = parse_item(&item.to_string(), &ItemContext::default()).unwrap();
                 assert_eq!(doc.collection, *collection);
-                assert!(ids.insert((doc.collection.clone(), doc.id.clone())), "duplicate {}", doc.id);
+                assert!(
+                    ids.insert((doc.collection.clone(), doc.id.clone())),
+                    "duplicate {}",
+                    doc.id
+                );
             }
         }
     }

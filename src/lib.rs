@@ -4,9 +4,9 @@
 //! Layers never reach around each other: [`catalog`] (STAC model and stores),
 //! [`api`] (HTTP handlers, thin), plus [`config`] and [`error`].
 
-pub mod catalog;
 pub mod api;
-pub mod config;
+pub mod catalog;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod error;

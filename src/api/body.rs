@@ -9,7 +9,8 @@ use serde_json::Value;
 pub async fn read(mut payload: web::Payload, limit: usize) -> ApiResult<web::BytesMut> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::too_large(limit));
         }
@@ -22,7 +23,10 @@ pub async fn read(mut payload: web::Payload, limit: usize) -> ApiResult<web::Byt
 pub async fn json(payload: web::Payload, limit: usize) -> ApiResult<Value> {
     let bytes = read(payload, limit).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("the request body is empty; a JSON object is expected"));
+        return Err(ApiError::bad_request(
+            "the request body is empty; a JSON object is expected",
+        ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }

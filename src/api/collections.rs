@@ -14,8 +14,9 @@ use serde_json::{Map, Value, json};
 
 /// A stored collection with its generated links, as JSON.
 pub fn render(c: &StoredCollection, base: &Base) -> ApiResult<Value> {
-    let mut doc: Map<String, Value> = serde_json::from_str(&c.doc)
-        .map_err(|e| ApiError::internal(format!("stored collection '{}' is not JSON: {e}", c.id)))?;
+    let mut doc: Map<String, Value> = serde_json::from_str(&c.doc).map_err(|e| {
+        ApiError::internal(format!("stored collection '{}' is not JSON: {e}", c.id))
+    })?;
     let path = format!("/collections/{}", segment(&c.id));
     let mut links = vec![
         base.link("self", media::JSON, &path),
@@ -51,9 +52,14 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
             .split(',')
             .map(|v| v.trim().parse::<f64>())
             .collect::<Result<Vec<f64>, _>>()
-            .map_err(|_| ApiError::bad_request(format!("bbox '{bbox}' must be 4 or 6 comma-separated numbers")))?;
+            .map_err(|_| {
+                ApiError::bad_request(format!(
+                    "bbox '{bbox}' must be 4 or 6 comma-separated numbers"
+                ))
+            })?;
         query.bbox = Some(
-            Bounds::from_stac_bbox_split(&values).map_err(|e| ApiError::bad_request(format!("bbox: {e}")))?,
+            Bounds::from_stac_bbox_split(&values)
+                .map_err(|e| ApiError::bad_request(format!("bbox: {e}")))?,
         );
     }
     if let Some(datetime) = params.take("datetime") {
@@ -63,21 +69,23 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
         query.text = TextQuery::parse(&q)?;
     }
     if let Some(limit) = params.take("limit") {
-        let n: i64 = limit
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::bad_request(format!("limit must be a positive integer, got '{limit}'")))?;
+        let n: i64 = limit.trim().parse().map_err(|_| {
+            ApiError::bad_request(format!("limit must be a positive integer, got '{limit}'"))
+        })?;
         if n <= 0 {
             return Err(ApiError::bad_request("limit must be a positive integer"));
         }
         query.limit = (n as usize).min(state.limits.max_limit);
     }
     if let Some(token) = params.take("token") {
-        query.offset = token
-            .parse()
-            .map_err(|_| CatalogError::query("token is not a paging token issued by this server"))?;
+        query.offset = token.parse().map_err(|_| {
+            CatalogError::query("token is not a paging token issued by this server")
+        })?;
     }
-    let page = state.catalog.collections(&scope(&req, &state), &query).await?;
+    let page = state
+        .catalog
+        .collections(&scope(&req, &state), &query)
+        .await?;
     let returned = page.collections.len();
     let collections = page
         .collections
@@ -107,7 +115,11 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
 }
 
 /// `GET /collections/{collection}`
-pub async fn one(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn one(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     let base = Base::of(&req, state.config.server.public_url.as_deref());
     let c = state

@@ -43,11 +43,16 @@ pub fn classes(caps: &Capabilities, transactions: bool) -> Vec<String> {
         "cql2/1.0/conf/cql2-text",
         "cql2/1.0/conf/cql2-json",
         "cql2/1.0/conf/basic-cql2",
-        "cql2/1.0/conf/advanced-comparison-operators",
+        // LIKE, BETWEEN and IN are implemented, but advanced-comparison-operators
+        // is not advertised: its conformance test filters on a property no
+        // item has and expects 200, while OGC API Features Part 3 (and we)
+        // answer 400 for a property that is not queryable.
         "cql2/1.0/conf/case-insensitive-comparison",
         "cql2/1.0/conf/accent-insensitive-comparison",
         "cql2/1.0/conf/basic-spatial-functions",
         "cql2/1.0/conf/basic-spatial-functions-plus",
+        // The draft name, which stac-api-validator looks for.
+        "cql2/1.0/conf/basic-spatial-operators",
         "cql2/1.0/conf/property-property",
         "cql2/1.0/conf/arithmetic",
     ] {
@@ -58,6 +63,7 @@ pub fn classes(caps: &Capabilities, transactions: bool) -> Vec<String> {
     }
     if caps.temporal_operators {
         c.push(format!("{OGC}/cql2/1.0/conf/temporal-functions"));
+        c.push(format!("{OGC}/cql2/1.0/conf/temporal-operators"));
     }
     if caps.array_operators {
         c.push(format!("{OGC}/cql2/1.0/conf/array-functions"));
@@ -70,7 +76,9 @@ pub fn classes(caps: &Capabilities, transactions: bool) -> Vec<String> {
     c.push(format!("{STAC}/v1.0.0-rc.1/collection-search"));
     c.push(format!("{OGC}/ogcapi-common-2/1.0/conf/simple-query"));
     if transactions {
-        c.push(format!("{STAC}/v1.0.0/ogcapi-features/extensions/transaction"));
+        c.push(format!(
+            "{STAC}/v1.0.0/ogcapi-features/extensions/transaction"
+        ));
         c.push(format!("{STAC}/v1.0.0/collections/extensions/transaction"));
         c.push(format!("{OGC}/ogcapi-features-4/1.0/conf/simpletx"));
     }

@@ -33,7 +33,11 @@ impl ApiError {
 
     /// 400 InvalidParameterValue.
     pub fn bad_request(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "InvalidParameterValue", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValue",
+            description,
+        )
     }
 
     /// 404 NotFound.
@@ -66,13 +70,23 @@ impl ApiError {
 
     /// 500, for faults of the server itself.
     pub fn internal(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "ServerError", description)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServerError",
+            description,
+        )
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.description)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.description
+        )
     }
 }
 
@@ -83,7 +97,12 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if self.status.is_server_error() {
-            tracing::error!(status = self.status.as_u16(), code = self.code, "{}", self.description);
+            tracing::error!(
+                status = self.status.as_u16(),
+                code = self.code,
+                "{}",
+                self.description
+            );
         }
         let mut builder = HttpResponse::build(self.status);
         if let Some(seconds) = self.retry_after {
@@ -104,13 +123,19 @@ impl From<CatalogError> for ApiError {
             CatalogError::CollectionNotFound(_) | CatalogError::ItemNotFound { .. } => {
                 ApiError::not_found(description)
             }
-            CatalogError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "Conflict", description),
+            CatalogError::Conflict(_) => {
+                ApiError::new(StatusCode::CONFLICT, "Conflict", description)
+            }
             CatalogError::Unsupported(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "NotSupported", description)
             }
             CatalogError::Busy(_) | CatalogError::Timeout(_) => ApiError {
                 retry_after: Some(1),
-                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", description)
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    description,
+                )
             },
             CatalogError::Storage(_) | CatalogError::Io(_) => ApiError::internal(description),
         }

@@ -1,16 +1,34 @@
 //! The Fields extension: include and exclude members of returned items.
 //!
-//! Paths are dotted (`properties.eo:cloud_cover`). With `include`, only the
-//! included members are returned (plus `id`, which identifies the item, and
-//! `type`, `stac_version` and `links`, without which it is not a STAC item);
-//! `exclude` then removes members, except where a more specific (or the same)
-//! path is included.
+//! - No `fields`: the full item.
+//! - `include` with paths: only `type`, `id`, `collection`, `links` and the
+//!   included paths (dotted, e.g. `properties.eo:cloud_cover`).
+//! - `include` given empty (or null, or `fields={}` / `fields=`): the default
+//!   set — `type`, `stac_version`, `id`, `collection`, `geometry`, `bbox`,
+//!   `links`, `assets` and the temporal properties.
+//! - `exclude` then removes paths, except where the same or a more specific
+//!   path is included (include wins).
 
+use crate::catalog::query::FieldSelection;
 use serde_json::{Map, Value};
-use stac::api::Fields;
 
-/// Members kept even when `include` does not name them.
-const ALWAYS: &[&str] = &["type", "stac_version", "id", "links"];
+/// Members always returned when fields are selected.
+const ALWAYS: &[&str] = &["type", "id", "collection", "links"];
+
+/// The default set.
+const DEFAULT: &[&str] = &[
+    "type",
+    "stac_version",
+    "id",
+    "collection",
+    "geometry",
+    "bbox",
+    "links",
+    "assets",
+    "properties.datetime",
+    "properties.start_datetime",
+    "properties.end_datetime",
+];
 
 fn clean(list: &[String]) -> Vec<String> {
     list.iter()
@@ -19,13 +37,10 @@ fn clean(list: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// True when the fields ask for anything.
-pub fn is_active(fields: &Fields) -> bool {
-    !clean(&fields.include).is_empty() || !clean(&fields.exclude).is_empty()
-}
-
-fn get_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, key| v.get(*key))
+fn get_path<'a>(v: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let v = v.get(*first)?;
+    rest.iter().try_fold(v, |v, key| v.get(*key))
 }
 
 fn put_path(target: &mut Map<String, Value>, path: &[&str], value: Value) {
@@ -59,36 +74,46 @@ fn remove_path(target: &mut Map<String, Value>, path: &[&str]) {
     }
 }
 
-/// Applies include/exclude to an item.
-pub fn apply(item: Value, fields: &Fields) -> Value {
-    let include = clean(&fields.include);
-    let exclude = clean(&fields.exclude);
+/// Applies a selection to an item.
+pub fn apply(item: Value, selection: &FieldSelection) -> Value {
     let Value::Object(source) = item else {
         return item;
     };
-    let mut out = if include.is_empty() {
-        source.clone()
-    } else {
-        let mut out = Map::new();
-        let source_value = Value::Object(source.clone());
-        for path in ALWAYS.iter().map(|s| s.to_string()).chain(include.iter().cloned()) {
-            let parts: Vec<&str> = path.split('.').collect();
-            if let Some(v) = get_path(&source_value, &parts) {
-                put_path(&mut out, &parts, v.clone());
-            }
-        }
-        out
-    };
-    for path in &exclude {
-        let protected = ALWAYS.contains(&path.as_str())
-            || include
+    let include = selection.include.as_deref().map(clean);
+    let exclude = clean(&selection.exclude);
+    let picked: Option<Vec<String>> = match &include {
+        None => None,
+        Some(list) if list.is_empty() => Some(DEFAULT.iter().map(|s| s.to_string()).collect()),
+        Some(list) => Some(
+            ALWAYS
                 .iter()
-                .any(|i| i == path || i.starts_with(&format!("{path}.")));
-        if protected {
-            continue;
+                .map(|s| s.to_string())
+                .chain(list.iter().cloned())
+                .collect(),
+        ),
+    };
+    let mut out = match &picked {
+        None => source,
+        Some(paths) => {
+            let mut out = Map::new();
+            for path in paths {
+                let parts: Vec<&str> = path.split('.').collect();
+                if let Some(v) = get_path(&source, &parts) {
+                    put_path(&mut out, &parts, v.clone());
+                }
+            }
+            out
         }
-        let parts: Vec<&str> = path.split('.').collect();
-        remove_path(&mut out, &parts);
+    };
+    let included = include.unwrap_or_default();
+    for path in &exclude {
+        let overridden = included
+            .iter()
+            .any(|i| i == path || i.starts_with(&format!("{path}.")));
+        if !overridden {
+            let parts: Vec<&str> = path.split('.').collect();
+            remove_path(&mut out, &parts);
+        }
     }
     Value::Object(out)
 }
@@ -99,39 +124,51 @@ mod tests {
     use serde_json::json;
 
     fn item() -> Value {
-        json!({"type": "Feature", "stac_version": "1.0.0", "id": "a", "geometry": null, "links": [],
+        json!({"type": "Feature", "stac_version": "1.0.0", "id": "a", "collection": "c", "geometry": null,
+               "bbox": [0, 0, 1, 1], "links": [{"rel": "self"}],
                "properties": {"datetime": "x", "eo:cloud_cover": 3, "gsd": 10}, "assets": {"B04": {}}})
     }
 
-    fn f(include: &[&str], exclude: &[&str]) -> Fields {
-        Fields {
-            include: include.iter().map(|s| s.to_string()).collect(),
+    fn sel(include: Option<&[&str]>, exclude: &[&str]) -> FieldSelection {
+        FieldSelection {
+            include: include.map(|l| l.iter().map(|s| s.to_string()).collect()),
             exclude: exclude.iter().map(|s| s.to_string()).collect(),
         }
     }
 
     #[test]
     fn include_only() {
-        let out = apply(item(), &f(&["properties.eo:cloud_cover"], &[]));
+        let out = apply(item(), &sel(Some(&["properties.eo:cloud_cover"]), &[]));
         assert_eq!(out["properties"], json!({"eo:cloud_cover": 3}));
         assert!(out.get("assets").is_none());
-        assert_eq!(out["id"], "a");
+        assert_eq!(out.as_object().unwrap().len(), 5);
     }
 
     #[test]
-    fn exclude_only() {
-        let out = apply(item(), &f(&[], &["assets", "properties.gsd"]));
+    fn exclude_only_trims_the_full_item() {
+        let out = apply(item(), &sel(None, &["assets", "properties.gsd"]));
         assert!(out.get("assets").is_none());
         assert!(out["properties"].get("gsd").is_none());
-        assert!(out["properties"].get("datetime").is_some());
+        assert!(out["properties"].get("eo:cloud_cover").is_some());
     }
 
     #[test]
-    fn more_specific_include_wins() {
-        let out = apply(item(), &f(&["properties.gsd"], &["properties"]));
+    fn empty_include_is_the_default_set() {
+        let out = apply(item(), &sel(Some(&[]), &["geometry"]));
+        assert!(out.get("geometry").is_none());
+        assert!(out["properties"].get("eo:cloud_cover").is_none());
+        assert_eq!(out["properties"]["datetime"], "x");
+        assert!(out.get("assets").is_some());
+    }
+
+    #[test]
+    fn include_wins() {
+        let out = apply(item(), &sel(Some(&["properties.gsd"]), &["properties"]));
         assert_eq!(out["properties"], json!({"gsd": 10}));
-        let out = apply(item(), &f(&["properties"], &["properties.gsd"]));
+        assert_eq!(out.as_object().unwrap().len(), 5);
+        let out = apply(item(), &sel(Some(&["geometry"]), &["geometry"]));
+        assert!(out.as_object().unwrap().contains_key("geometry"));
+        let out = apply(item(), &sel(Some(&["properties"]), &["properties.gsd"]));
         assert!(out["properties"].get("gsd").is_none());
-        assert!(out["properties"].get("datetime").is_some());
     }
 }

@@ -15,23 +15,43 @@ pub async fn landing(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
     let mut links: Vec<Value> = vec![
         base.link("self", media::JSON, "/"),
         base.link("root", media::JSON, "/"),
-        base.titled("conformance", media::JSON, "/conformance", "Conformance classes"),
+        base.titled(
+            "conformance",
+            media::JSON,
+            "/conformance",
+            "Conformance classes",
+        ),
         base.titled("data", media::JSON, "/collections", "Collections"),
         json!({"rel": "search", "type": media::GEOJSON, "href": base.url("/search"), "method": "GET", "title": "Item search"}),
         json!({"rel": "search", "type": media::GEOJSON, "href": base.url("/search"), "method": "POST", "title": "Item search"}),
         base.titled("service-desc", media::OPENAPI, "/api", "OpenAPI definition"),
         base.titled("service-doc", media::HTML, "/api.html", "API documentation"),
-        base.titled("http://www.opengis.net/def/rel/ogc/1.0/queryables", media::SCHEMA, "/queryables", "Queryables"),
+        base.titled(
+            "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            media::SCHEMA,
+            "/queryables",
+            "Queryables",
+        ),
     ];
     let page = state
         .catalog
-        .collections(&scope(&req, &state), &CollectionQuery { limit: usize::MAX, ..Default::default() })
+        .collections(
+            &scope(&req, &state),
+            &CollectionQuery {
+                limit: usize::MAX,
+                ..Default::default()
+            },
+        )
         .await?;
     for c in page.collections {
         let title = serde_json::from_str::<Value>(&c.doc)
             .ok()
             .and_then(|v| v.get("title").and_then(Value::as_str).map(String::from));
-        let mut link = base.link("child", media::JSON, &format!("/collections/{}", super::links::segment(&c.id)));
+        let mut link = base.link(
+            "child",
+            media::JSON,
+            &format!("/collections/{}", super::links::segment(&c.id)),
+        );
         if let Some(t) = title {
             link["title"] = Value::String(t);
         }

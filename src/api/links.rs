@@ -23,7 +23,13 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'|');
 
 /// Characters escaped in a query value.
-const QUERY_VALUE: &AsciiSet = &SEGMENT.add(b'&').add(b'=').add(b'+').add(b'[').add(b']').add(b'\'');
+const QUERY_VALUE: &AsciiSet = &SEGMENT
+    .add(b'&')
+    .add(b'=')
+    .add(b'+')
+    .add(b'[')
+    .add(b']')
+    .add(b'\'');
 
 /// Percent-encodes an id for use as a path segment.
 pub fn segment(s: &str) -> String {
@@ -110,7 +116,8 @@ mod tests {
     #[test]
     fn item_links_are_json() {
         let base = Base("http://h\"x".into());
-        let links: Value = serde_json::from_str(&format!("[{}]", base.item_links("c", "i d"))).unwrap();
+        let links: Value =
+            serde_json::from_str(&format!("[{}]", base.item_links("c", "i d"))).unwrap();
         assert_eq!(links[0]["href"], "http://h\"x/collections/c/items/i%20d");
     }
 }

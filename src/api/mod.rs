@@ -66,51 +66,74 @@ impl AppState {
 /// Registers every route of the STAC API.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let not_allowed = || web::to(|| async { ApiError::method_not_allowed().into_response() });
-    cfg.service(web::resource("/").get(landing::landing).default_service(not_allowed()))
-        .service(web::resource("/conformance").get(conformance::conformance).default_service(not_allowed()))
-        .service(web::resource("/api").get(openapi::openapi).default_service(not_allowed()))
-        .service(web::resource("/api.html").get(openapi::openapi_html).default_service(not_allowed()))
-        .service(web::resource("/queryables").get(queryables::global).default_service(not_allowed()))
-        .service(
-            web::resource("/search")
-                .get(search::get_search)
-                .post(search::post_search)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/collections")
-                .get(collections::list)
-                .post(transactions::create_collection)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/collections/{collection}")
-                .get(collections::one)
-                .put(transactions::replace_collection)
-                .patch(transactions::patch_collection)
-                .delete(transactions::delete_collection)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/collections/{collection}/queryables")
-                .get(queryables::collection)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/collections/{collection}/items")
-                .get(items::list)
-                .post(transactions::create_items)
-                .default_service(not_allowed()),
-        )
-        .service(
-            web::resource("/collections/{collection}/items/{item}")
-                .get(items::one)
-                .put(transactions::replace_item)
-                .patch(transactions::patch_item)
-                .delete(transactions::delete_item)
-                .default_service(not_allowed()),
-        )
-        .service(web::resource("/health").get(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }));
+    cfg.service(
+        web::resource("/")
+            .get(landing::landing)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/conformance")
+            .get(conformance::conformance)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/api")
+            .get(openapi::openapi)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/api.html")
+            .get(openapi::openapi_html)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/queryables")
+            .get(queryables::global)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/search")
+            .get(search::get_search)
+            .post(search::post_search)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/collections")
+            .get(collections::list)
+            .post(transactions::create_collection)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/collections/{collection}")
+            .get(collections::one)
+            .put(transactions::replace_collection)
+            .patch(transactions::patch_collection)
+            .delete(transactions::delete_collection)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/collections/{collection}/queryables")
+            .get(queryables::collection)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/collections/{collection}/items")
+            .get(items::list)
+            .post(transactions::create_items)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/collections/{collection}/items/{item}")
+            .get(items::one)
+            .put(transactions::replace_item)
+            .patch(transactions::patch_item)
+            .delete(transactions::delete_item)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/health")
+            .get(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }),
+    );
 }
 
 impl ApiError {
@@ -134,12 +157,16 @@ pub fn app(
 > {
     App::new()
         .app_data(state)
-        .app_data(web::PathConfig::default().error_handler(|e, _| {
-            ApiError::bad_request(format!("invalid path: {e}")).into()
-        }))
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ApiError::bad_request(format!("invalid path: {e}")).into()),
+        )
         .wrap(Compress::default())
         .wrap(NormalizePath::new(TrailingSlash::Trim))
-        .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("tuilerie::access"))
+        .wrap(
+            actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms")
+                .log_target("tuilerie::access"),
+        )
         .configure(routes)
         .default_service(web::to(|req: actix_web::HttpRequest| async move {
             let path = req.path().to_string();

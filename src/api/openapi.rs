@@ -25,24 +25,77 @@ fn error_response(description: &str) -> Value {
 /// The OpenAPI document for a base URL.
 pub fn document(base: &Base, state: &AppState) -> Value {
     let search_params = vec![
-        param("bbox", "Bounding box (west,south,east,north[,…]) in WGS 84; crossing the antimeridian when west > east", json!({"type": "string"})),
-        param("intersects", "GeoJSON geometry the items must intersect", json!({"type": "string"})),
-        param("datetime", "RFC 3339 instant or interval (`start/end`, `..` or empty for open ends)", json!({"type": "string"})),
-        param("collections", "Comma-separated collection ids", json!({"type": "string"})),
+        param(
+            "bbox",
+            "Bounding box (west,south,east,north[,…]) in WGS 84; crossing the antimeridian when west > east",
+            json!({"type": "string"}),
+        ),
+        param(
+            "intersects",
+            "GeoJSON geometry the items must intersect",
+            json!({"type": "string"}),
+        ),
+        param(
+            "datetime",
+            "RFC 3339 instant or interval (`start/end`, `..` or empty for open ends)",
+            json!({"type": "string"}),
+        ),
+        param(
+            "collections",
+            "Comma-separated collection ids",
+            json!({"type": "string"}),
+        ),
         param("ids", "Comma-separated item ids", json!({"type": "string"})),
-        param("limit", "Page size (clamped to the configured maximum)", json!({"type": "integer", "minimum": 1, "maximum": state.limits.max_limit, "default": state.limits.default_limit})),
-        param("sortby", "Comma-separated fields, `-` prefix for descending (default: -datetime)", json!({"type": "string"})),
-        param("fields", "Comma-separated fields to include, `-` prefix to exclude", json!({"type": "string"})),
+        param(
+            "limit",
+            "Page size (clamped to the configured maximum)",
+            json!({"type": "integer", "minimum": 1, "maximum": state.limits.max_limit, "default": state.limits.default_limit}),
+        ),
+        param(
+            "sortby",
+            "Comma-separated fields, `-` prefix for descending (default: -datetime)",
+            json!({"type": "string"}),
+        ),
+        param(
+            "fields",
+            "Comma-separated fields to include, `-` prefix to exclude",
+            json!({"type": "string"}),
+        ),
         param("filter", "CQL2 filter", json!({"type": "string"})),
-        param("filter-lang", "cql2-text (default) or cql2-json", json!({"type": "string", "enum": ["cql2-text", "cql2-json"]})),
-        param("filter-crs", "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84", json!({"type": "string"})),
-        param("query", "Query extension object (JSON)", json!({"type": "string"})),
-        param("q", "Free text: comma-separated alternatives, \"quoted phrases\", -excluded words", json!({"type": "string"})),
-        param("token", "Paging token from a `next` link", json!({"type": "string"})),
+        param(
+            "filter-lang",
+            "cql2-text (default) or cql2-json",
+            json!({"type": "string", "enum": ["cql2-text", "cql2-json"]}),
+        ),
+        param(
+            "filter-crs",
+            "Only http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+            json!({"type": "string"}),
+        ),
+        param(
+            "query",
+            "Query extension object (JSON)",
+            json!({"type": "string"}),
+        ),
+        param(
+            "q",
+            "Free text: comma-separated alternatives, \"quoted phrases\", -excluded words",
+            json!({"type": "string"}),
+        ),
+        param(
+            "token",
+            "Paging token from a `next` link",
+            json!({"type": "string"}),
+        ),
     ];
     let items_params: Vec<Value> = search_params
         .iter()
-        .filter(|p| !matches!(p["name"].as_str(), Some("intersects" | "collections" | "ids")))
+        .filter(|p| {
+            !matches!(
+                p["name"].as_str(),
+                Some("intersects" | "collections" | "ids")
+            )
+        })
         .cloned()
         .collect();
     let collection_id = path_param("collection", "Collection id");
@@ -53,7 +106,8 @@ pub fn document(base: &Base, state: &AppState) -> Value {
         responses["503"] = error_response("Busy or query timed out; retry later");
     };
     let get = |summary: &str, params: Vec<Value>, response: Value| {
-        let mut op = json!({"summary": summary, "parameters": params, "responses": {"200": response}});
+        let mut op =
+            json!({"summary": summary, "parameters": params, "responses": {"200": response}});
         if let Value::Object(m) = &mut op {
             errors(m);
         }
@@ -92,12 +146,21 @@ pub fn document(base: &Base, state: &AppState) -> Value {
         };
         paths["/collections"]["post"] = secured("Create a collection", true, "201");
         paths["/collections/{collection}"]["put"] = secured("Replace a collection", true, "200");
-        paths["/collections/{collection}"]["patch"] = secured("Merge-patch a collection (RFC 7386)", true, "200");
-        paths["/collections/{collection}"]["delete"] = secured("Delete a collection and its items", false, "204");
-        paths["/collections/{collection}/items"]["post"] = secured("Create an item (or a FeatureCollection of items)", true, "201");
-        paths["/collections/{collection}/items/{item}"]["put"] = secured("Replace an item", true, "200");
-        paths["/collections/{collection}/items/{item}"]["patch"] = secured("Merge-patch an item (RFC 7386)", true, "200");
-        paths["/collections/{collection}/items/{item}"]["delete"] = secured("Delete an item", false, "204");
+        paths["/collections/{collection}"]["patch"] =
+            secured("Merge-patch a collection (RFC 7386)", true, "200");
+        paths["/collections/{collection}"]["delete"] =
+            secured("Delete a collection and its items", false, "204");
+        paths["/collections/{collection}/items"]["post"] = secured(
+            "Create an item (or a FeatureCollection of items)",
+            true,
+            "201",
+        );
+        paths["/collections/{collection}/items/{item}"]["put"] =
+            secured("Replace an item", true, "200");
+        paths["/collections/{collection}/items/{item}"]["patch"] =
+            secured("Merge-patch an item (RFC 7386)", true, "200");
+        paths["/collections/{collection}/items/{item}"]["delete"] =
+            secured("Delete an item", false, "204");
     }
     json!({
         "openapi": "3.0.3",
@@ -141,7 +204,10 @@ pub async fn openapi(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `GET /api.html`
@@ -184,5 +250,7 @@ pub async fn openapi_html(req: HttpRequest, state: web::Data<AppState>) -> HttpR
         description = escape(&state.config.catalog.description),
         api = escape(&base.url("/api")),
     );
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html)
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html)
 }

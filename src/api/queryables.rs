@@ -27,7 +27,13 @@ async fn respond(
         None => {
             state
                 .catalog
-                .collections(&scope, &CollectionQuery { limit: usize::MAX, ..Default::default() })
+                .collections(
+                    &scope,
+                    &CollectionQuery {
+                        limit: usize::MAX,
+                        ..Default::default()
+                    },
+                )
                 .await?
                 .collections
         }
@@ -48,10 +54,15 @@ async fn respond(
             base.url(&format!("/collections/{}/queryables", segment(id))),
             format!("Queryables of {id}"),
         ),
-        None => (base.url("/queryables"), "Queryables of every collection".to_string()),
+        None => (
+            base.url("/queryables"),
+            "Queryables of every collection".to_string(),
+        ),
     };
     let doc = document(&url, &title, &kinds, &ids, &summary_refs);
-    Ok(HttpResponse::Ok().content_type(media::SCHEMA).body(doc.to_string()))
+    Ok(HttpResponse::Ok()
+        .content_type(media::SCHEMA)
+        .body(doc.to_string()))
 }
 
 /// `GET /queryables`

@@ -14,8 +14,20 @@ use serde_json::{Value, json};
 
 /// Parameters `GET /search` understands.
 pub const SEARCH_PARAMS: &[&str] = &[
-    "limit", "bbox", "datetime", "intersects", "ids", "collections", "fields", "sortby", "filter",
-    "filter-lang", "filter-crs", "query", "q", "token",
+    "limit",
+    "bbox",
+    "datetime",
+    "intersects",
+    "ids",
+    "collections",
+    "fields",
+    "sortby",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "query",
+    "q",
+    "token",
 ];
 
 /// How the next page is requested.
@@ -73,8 +85,9 @@ pub fn item_collection(
             }
         });
     }
-    let shaped = query.fields.as_ref().filter(|f| fields::is_active(f));
-    let mut out = String::with_capacity(page.items.iter().map(|i| i.doc.len() + 600).sum::<usize>() + 512);
+    let shaped = query.fields.as_ref();
+    let mut out =
+        String::with_capacity(page.items.iter().map(|i| i.doc.len() + 600).sum::<usize>() + 512);
     out.push_str("{\"type\":\"FeatureCollection\",\"features\":[");
     for (n, item) in page.items.iter().enumerate() {
         if n > 0 {
@@ -114,7 +127,16 @@ pub async fn get_search(req: HttpRequest, state: web::Data<AppState>) -> ApiResu
         base.link("self", media::GEOJSON, &self_path),
         base.link("root", media::JSON, "/"),
     ];
-    item_collection(page, &query, &base, links, Paging::Get { path: "/search".into(), params })
+    item_collection(
+        page,
+        &query,
+        &base,
+        links,
+        Paging::Get {
+            path: "/search".into(),
+            params,
+        },
+    )
 }
 
 /// `POST /search`
@@ -131,5 +153,14 @@ pub async fn post_search(
         base.link("self", media::GEOJSON, "/search"),
         base.link("root", media::JSON, "/"),
     ];
-    item_collection(page, &query, &base, links, Paging::Post { path: "/search".into(), body })
+    item_collection(
+        page,
+        &query,
+        &base,
+        links,
+        Paging::Post {
+            path: "/search".into(),
+            body,
+        },
+    )
 }

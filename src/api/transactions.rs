@@ -7,9 +7,7 @@ use super::body;
 use super::collections::render;
 use super::error::{ApiError, ApiResult};
 use super::links::{Base, media, segment};
-use crate::catalog::{
-    CatalogError, Scope, WriteMode, parse_collection, parse_item, ItemContext,
-};
+use crate::catalog::{CatalogError, ItemContext, Scope, WriteMode, parse_collection, parse_item};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -68,12 +66,22 @@ async fn write_collection(
         .ok_or_else(|| CatalogError::CollectionNotFound(id.clone()))?;
     let base = Base::of(req, state.config.server.public_url.as_deref());
     let location = base.url(&format!("/collections/{}", segment(&id)));
-    let mut res = if written.inserted > 0 { HttpResponse::Created() } else { HttpResponse::Ok() };
-    Ok(res.insert_header((header::LOCATION, location)).json(render(&stored, &base)?))
+    let mut res = if written.inserted > 0 {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(res
+        .insert_header((header::LOCATION, location))
+        .json(render(&stored, &base)?))
 }
 
 /// `POST /collections`
-pub async fn create_collection(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn create_collection(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     require_admin(&req, &state)?;
     let value = body::json(payload, state.config.server.max_body_bytes).await?;
     write_collection(&req, &state, value, WriteMode::Create, None).await
@@ -88,7 +96,14 @@ pub async fn replace_collection(
 ) -> ApiResult<HttpResponse> {
     require_admin(&req, &state)?;
     let value = body::json(payload, state.config.server.max_body_bytes).await?;
-    write_collection(&req, &state, value, WriteMode::Replace, Some(&path.into_inner())).await
+    write_collection(
+        &req,
+        &state,
+        value,
+        WriteMode::Replace,
+        Some(&path.into_inner()),
+    )
+    .await
 }
 
 /// `PATCH /collections/{collection}` (JSON merge patch)
@@ -116,7 +131,11 @@ pub async fn patch_collection(
 }
 
 /// `DELETE /collections/{collection}`
-pub async fn delete_collection(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn delete_collection(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     require_admin(&req, &state)?;
     let id = path.into_inner();
     if !state.catalog.delete_collection(&id).await? {
@@ -126,7 +145,11 @@ pub async fn delete_collection(req: HttpRequest, state: web::Data<AppState>, pat
 }
 
 /// Parses an item for the collection in the URL.
-fn item_doc(value: &Value, collection: &str, id: Option<&str>) -> ApiResult<crate::catalog::ItemDoc> {
+fn item_doc(
+    value: &Value,
+    collection: &str,
+    id: Option<&str>,
+) -> ApiResult<crate::catalog::ItemDoc> {
     check_member(value, "collection", collection, "collection id")?;
     if let Some(id) = id {
         check_member(value, "id", id, "item id")?;
@@ -138,15 +161,32 @@ fn item_doc(value: &Value, collection: &str, id: Option<&str>) -> ApiResult<crat
     Ok(parse_item(&value.to_string(), &ctx)?)
 }
 
-async fn respond_item(req: &HttpRequest, state: &AppState, collection: &str, id: &str, created: bool) -> ApiResult<HttpResponse> {
+async fn respond_item(
+    req: &HttpRequest,
+    state: &AppState,
+    collection: &str,
+    id: &str,
+    created: bool,
+) -> ApiResult<HttpResponse> {
     let item = state
         .catalog
         .item(&scope(req, state), collection, id)
         .await?
-        .ok_or_else(|| CatalogError::ItemNotFound { collection: collection.into(), item: id.into() })?;
+        .ok_or_else(|| CatalogError::ItemNotFound {
+            collection: collection.into(),
+            item: id.into(),
+        })?;
     let base = Base::of(req, state.config.server.public_url.as_deref());
-    let location = base.url(&format!("/collections/{}/items/{}", segment(collection), segment(id)));
-    let mut res = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
+    let location = base.url(&format!(
+        "/collections/{}/items/{}",
+        segment(collection),
+        segment(id)
+    ));
+    let mut res = if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
     Ok(res
         .content_type(media::GEOJSON)
         .insert_header((header::LOCATION, location))
@@ -164,14 +204,21 @@ pub async fn create_items(
 ) -> ApiResult<HttpResponse> {
     require_admin(&req, &state)?;
     let collection = path.into_inner();
-    if state.catalog.collection(&Scope::All, &collection).await?.is_none() {
+    if state
+        .catalog
+        .collection(&Scope::All, &collection)
+        .await?
+        .is_none()
+    {
         return Err(CatalogError::CollectionNotFound(collection).into());
     }
     let value = body::json(payload, state.config.server.max_body_bytes).await?;
     match value.get("type").and_then(Value::as_str) {
         Some("FeatureCollection") => {
             let Some(Value::Array(features)) = value.get("features") else {
-                return Err(ApiError::bad_request("a FeatureCollection needs a 'features' array"));
+                return Err(ApiError::bad_request(
+                    "a FeatureCollection needs a 'features' array",
+                ));
             };
             let docs = features
                 .iter()
@@ -188,7 +235,10 @@ pub async fn create_items(
         _ => {
             let doc = item_doc(&value, &collection, None)?;
             let id = doc.id.clone();
-            state.catalog.put_items(vec![doc], WriteMode::Create).await?;
+            state
+                .catalog
+                .put_items(vec![doc], WriteMode::Create)
+                .await?;
             respond_item(&req, &state, &collection, &id, true).await
         }
     }
@@ -205,7 +255,10 @@ pub async fn replace_item(
     let (collection, id) = path.into_inner();
     let value = body::json(payload, state.config.server.max_body_bytes).await?;
     let doc = item_doc(&value, &collection, Some(&id))?;
-    state.catalog.put_items(vec![doc], WriteMode::Replace).await?;
+    state
+        .catalog
+        .put_items(vec![doc], WriteMode::Replace)
+        .await?;
     respond_item(&req, &state, &collection, &id, false).await
 }
 
@@ -223,12 +276,18 @@ pub async fn patch_item(
         .catalog
         .item(&Scope::All, &collection, &id)
         .await?
-        .ok_or_else(|| CatalogError::ItemNotFound { collection: collection.clone(), item: id.clone() })?;
+        .ok_or_else(|| CatalogError::ItemNotFound {
+            collection: collection.clone(),
+            item: id.clone(),
+        })?;
     let mut value: Value = serde_json::from_str(&stored.to_json(""))
         .map_err(|e| ApiError::internal(format!("stored item is not JSON: {e}")))?;
     merge_patch(&mut value, &patch);
     let doc = item_doc(&value, &collection, Some(&id))?;
-    state.catalog.put_items(vec![doc], WriteMode::Replace).await?;
+    state
+        .catalog
+        .put_items(vec![doc], WriteMode::Replace)
+        .await?;
     respond_item(&req, &state, &collection, &id, false).await
 }
 
@@ -241,7 +300,11 @@ pub async fn delete_item(
     require_admin(&req, &state)?;
     let (collection, id) = path.into_inner();
     if !state.catalog.delete_item(&collection, &id).await? {
-        return Err(CatalogError::ItemNotFound { collection, item: id }.into());
+        return Err(CatalogError::ItemNotFound {
+            collection,
+            item: id,
+        }
+        .into());
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -32,8 +32,14 @@ pub struct CollectionDoc {
 pub fn parse_collection(json: &str, base: Option<&Base>) -> Result<CollectionDoc> {
     let mut value: Map<String, Value> = serde_json::from_str(json)
         .map_err(|e| CatalogError::object(format!("not a JSON object: {e}")))?;
-    if value.get("type").and_then(Value::as_str) != Some("Collection") {
-        return Err(CatalogError::object("type must be 'Collection'"));
+    match value.get("type") {
+        Some(Value::String(t)) if t == "Collection" => {}
+        // STAC before 1.0 had no `type`; an object with an extent and a
+        // licence is a collection.
+        None if value.contains_key("extent") && value.contains_key("license") => {
+            value.insert("type".into(), Value::String("Collection".into()));
+        }
+        _ => return Err(CatalogError::object("type must be 'Collection'")),
     }
     let typed: stac::Collection = serde_json::from_value(Value::Object(value.clone()))
         .map_err(|e| CatalogError::object(format!("not a valid STAC collection: {e}")))?;
@@ -112,7 +118,11 @@ pub fn parse_collection(json: &str, base: Option<&Base>) -> Result<CollectionDoc
             Access::Restricted(
                 a.get("roles")
                     .and_then(Value::as_array)
-                    .map(|r| r.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             )
         }
@@ -153,7 +163,9 @@ mod tests {
     #[test]
     fn rejects() {
         assert!(parse_collection(&MINIMAL.replace("\"Collection\"", "\"Feature\""), None).is_err());
-        assert!(parse_collection(&MINIMAL.replace("[-5,41,10,51]", "[-5,51,10,41]"), None).is_err());
+        assert!(
+            parse_collection(&MINIMAL.replace("[-5,41,10,51]", "[-5,51,10,41]"), None).is_err()
+        );
         assert!(parse_collection(&MINIMAL.replace("\"id\":\"c\"", "\"id\":\"\""), None).is_err());
     }
 }

@@ -19,6 +19,17 @@ pub fn parse_rfc3339(s: &str) -> Option<Micros> {
         .map(|dt| dt.with_timezone(&Utc).timestamp_micros())
 }
 
+/// Parses an item's date-time: RFC 3339, also with a space between date and
+/// time (RFC 3339 §5.6 allows it, and real catalogues write it).
+pub fn parse_item_datetime(s: &str) -> Option<Micros> {
+    parse_rfc3339(s).or_else(|| {
+        let b = s.as_bytes();
+        (b.len() >= 20 && b[10] == b' ')
+            .then(|| format!("{}T{}", &s[..10], &s[11..]))
+            .and_then(|t| parse_rfc3339(&t))
+    })
+}
+
 /// Formats microseconds as RFC 3339 in UTC with a `Z` suffix.
 pub fn format_rfc3339(micros: Micros) -> String {
     match DateTime::<Utc>::from_timestamp_micros(micros) {
@@ -117,6 +128,14 @@ mod tests {
         assert!(Interval::parse("../..").is_err());
         assert!(Interval::parse("2021-01-01T00:00:00Z/2020-01-01T00:00:00Z").is_err());
         assert!(Interval::parse("2020-01-01T00:00:00Z/2021-01-01T00:00:00Z/x").is_err());
+    }
+
+    #[test]
+    fn item_datetimes_may_use_a_space() {
+        assert_eq!(
+            parse_item_datetime("2022-04-28 03:44:17.707575+00:00"),
+            parse_rfc3339("2022-04-28T03:44:17.707575Z")
+        );
     }
 
     #[test]

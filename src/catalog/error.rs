@@ -37,7 +37,9 @@ pub enum CatalogError {
     #[error("{0}")]
     Busy(String),
     /// A query ran past its time budget and was interrupted.
-    #[error("the query took longer than {0} ms and was stopped; narrow it (bbox, datetime, collections) or retry")]
+    #[error(
+        "the query took longer than {0} ms and was stopped; narrow it (bbox, datetime, collections) or retry"
+    )]
     Timeout(u64),
     /// The underlying database failed.
     #[error("storage error: {0}")]

@@ -97,6 +97,8 @@ struct Sql {
     literal: Option<String>,
     /// For a `datetime` property: the item's span, for temporal operators.
     span: Option<(String, String)>,
+    /// For a property read from the JSON: its name.
+    property: Option<String>,
 }
 
 impl Sql {
@@ -106,6 +108,7 @@ impl Sql {
             kind,
             literal: None,
             span: None,
+            property: None,
         }
     }
 }
@@ -144,7 +147,9 @@ impl<'a, D: Dialect> Translator<'a, D> {
     fn expr(&mut self, expr: &Expr) -> Result<Sql> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(CatalogError::query("filter: expression is nested too deeply"));
+            return Err(CatalogError::query(
+                "filter: expression is nested too deeply",
+            ));
         }
         let out = self.expr_inner(expr);
         self.depth -= 1;
@@ -176,7 +181,10 @@ impl<'a, D: Dialect> Translator<'a, D> {
                     .map_err(|e| CatalogError::query(format!("filter: bad geometry: {e}")))?;
                 let fp = Footprint::from_geojson(&json)
                     .map_err(|e| CatalogError::query(format!("filter: {e}")))?;
-                Ok(Sql::new(self.dialect.param(SqlValue::Blob(fp.wkb)), Kind::Geometry))
+                Ok(Sql::new(
+                    self.dialect.param(SqlValue::Blob(fp.wkb)),
+                    Kind::Geometry,
+                ))
             }
             Expr::BBox { bbox } => {
                 let values = bbox
@@ -189,9 +197,18 @@ impl<'a, D: Dialect> Translator<'a, D> {
                 let [w, s, e, n] = super::geometry::Bounds::from_stac_bbox(&values)
                     .map_err(|e| CatalogError::query(format!("filter: BBOX: {e}")))?;
                 let fp = Footprint::from_geo(
-                    super::geometry::Bounds { minx: w, miny: s, maxx: e, maxy: n }.to_geo(),
+                    super::geometry::Bounds {
+                        minx: w,
+                        miny: s,
+                        maxx: e,
+                        maxy: n,
+                    }
+                    .to_geo(),
                 )?;
-                Ok(Sql::new(self.dialect.param(SqlValue::Blob(fp.wkb)), Kind::Geometry))
+                Ok(Sql::new(
+                    self.dialect.param(SqlValue::Blob(fp.wkb)),
+                    Kind::Geometry,
+                ))
             }
             Expr::Array(items) => {
                 let values = items
@@ -213,7 +230,10 @@ impl<'a, D: Dialect> Translator<'a, D> {
             return Err(CatalogError::query("filter: TIMESTAMP/DATE takes a string"));
         };
         let micros = parse_instant(s, is_date)?;
-        Ok(Sql::new(self.dialect.param(SqlValue::Int(micros)), Kind::Time))
+        Ok(Sql::new(
+            self.dialect.param(SqlValue::Int(micros)),
+            Kind::Time,
+        ))
     }
 
     fn property(&mut self, name: &str) -> Result<Sql> {
@@ -241,7 +261,9 @@ impl<'a, D: Dialect> Translator<'a, D> {
                 if self.properties.is_datetime(other) {
                     Sql::new(self.dialect.property_micros(other), Kind::Time)
                 } else {
-                    Sql::new(self.dialect.property(other), Kind::Json)
+                    let mut sql = Sql::new(self.dialect.property(other), Kind::Json);
+                    sql.property = Some(other.to_string());
+                    sql
                 }
             }
         })
@@ -253,7 +275,10 @@ impl<'a, D: Dialect> Translator<'a, D> {
             (Kind::Time | Kind::Null, _) => Ok(sql),
             (Kind::Text, Some(s)) => {
                 let micros = parse_instant(s, false)?;
-                Ok(Sql::new(self.dialect.param(SqlValue::Int(micros)), Kind::Time))
+                Ok(Sql::new(
+                    self.dialect.param(SqlValue::Int(micros)),
+                    Kind::Time,
+                ))
             }
             (Kind::Json, _) => Err(CatalogError::query(
                 "filter: cannot compare a date-time with a property that is not one",
@@ -279,7 +304,9 @@ impl<'a, D: Dialect> Translator<'a, D> {
         match lower.as_str() {
             "and" | "or" => {
                 if args.is_empty() {
-                    return Err(CatalogError::query(format!("filter: '{op}' needs arguments")));
+                    return Err(CatalogError::query(format!(
+                        "filter: '{op}' needs arguments"
+                    )));
                 }
                 let mut parts = Vec::with_capacity(args.len());
                 for a in args {
@@ -302,16 +329,32 @@ impl<'a, D: Dialect> Translator<'a, D> {
                 Ok(Sql::new(format!("NOT ({})", a.text), Kind::Bool))
             }
             "=" | "<>" | "<" | "<=" | ">" | ">=" => {
-                let [a, b] = <[Sql; 2]>::try_from(self.args(op, args, 2)?).map_err(|_| arity(op))?;
+                let [a, b] =
+                    <[Sql; 2]>::try_from(self.args(op, args, 2)?).map_err(|_| arity(op))?;
                 let (a, b) = self.comparable(a, b)?;
                 if a.kind == Kind::Null || b.kind == Kind::Null {
                     return Err(CatalogError::query(
                         "filter: comparing with NULL is never true; use IS NULL",
                     ));
                 }
-                Ok(Sql::new(format!("({} {} {})", a.text, op, b.text), Kind::Bool))
+                Ok(Sql::new(
+                    format!("({} {} {})", a.text, op, b.text),
+                    Kind::Bool,
+                ))
             }
             "between" => {
+                // The pre-standard form `[property, [low, high]]` is still sent by some clients.
+                let normalized: Vec<Box<Expr>>;
+                let args = match args {
+                    [a, range] => match &**range {
+                        Expr::Array(bounds) if bounds.len() == 2 => {
+                            normalized = vec![a.clone(), bounds[0].clone(), bounds[1].clone()];
+                            &normalized[..]
+                        }
+                        _ => args,
+                    },
+                    _ => args,
+                };
                 let [a, lo, hi] =
                     <[Sql; 3]>::try_from(self.args(op, args, 3)?).map_err(|_| arity(op))?;
                 let (a, lo) = self.comparable(a, lo)?;
@@ -332,6 +375,23 @@ impl<'a, D: Dialect> Translator<'a, D> {
                 if list.is_empty() {
                     return Ok(Sql::new(self.dialect.truth(false), Kind::Bool));
                 }
+                // On an array property, IN means "has any of these values".
+                if a.property
+                    .as_deref()
+                    .is_some_and(|p| self.properties.is_array(p))
+                {
+                    let values = list
+                        .iter()
+                        .map(|e| literal_json(e))
+                        .collect::<Result<Vec<_>>>()?;
+                    let right = self
+                        .dialect
+                        .array_literal(serde_json::Value::Array(values).to_string());
+                    return Ok(Sql::new(
+                        self.dialect.array("a_overlaps", &a.text, &right),
+                        Kind::Bool,
+                    ));
+                }
                 let mut items = Vec::with_capacity(list.len());
                 let mut a = a;
                 for e in list {
@@ -350,7 +410,8 @@ impl<'a, D: Dialect> Translator<'a, D> {
                 Ok(Sql::new(format!("({} IS NULL)", a.text), Kind::Bool))
             }
             "like" => {
-                let [a, b] = <[Sql; 2]>::try_from(self.args(op, args, 2)?).map_err(|_| arity(op))?;
+                let [a, b] =
+                    <[Sql; 2]>::try_from(self.args(op, args, 2)?).map_err(|_| arity(op))?;
                 for s in [&a, &b] {
                     if !matches!(s.kind, Kind::Text | Kind::Json) {
                         return Err(CatalogError::query("filter: LIKE compares text"));
@@ -384,35 +445,52 @@ impl<'a, D: Dialect> Translator<'a, D> {
                             )));
                         }
                     }
-                    acc = Sql::new(self.dialect.arithmetic(&lower, &acc.text, &b.text), Kind::Number);
+                    acc = Sql::new(
+                        self.dialect.arithmetic(&lower, &acc.text, &b.text),
+                        Kind::Number,
+                    );
                 }
                 Ok(acc)
             }
             op if op.starts_with("s_") => {
                 const OPS: &[&str] = &[
-                    "s_intersects", "s_equals", "s_disjoint", "s_touches", "s_within",
-                    "s_overlaps", "s_crosses", "s_contains",
+                    "s_intersects",
+                    "s_equals",
+                    "s_disjoint",
+                    "s_touches",
+                    "s_within",
+                    "s_overlaps",
+                    "s_crosses",
+                    "s_contains",
                 ];
                 if !OPS.contains(&op) {
                     return Err(unknown_function(op));
                 }
-                let [a, b] = <[Sql; 2]>::try_from(self.args(op, args, 2)?).map_err(|_| arity(op))?;
+                let [a, b] =
+                    <[Sql; 2]>::try_from(self.args(op, args, 2)?).map_err(|_| arity(op))?;
                 if a.kind != Kind::Geometry || b.kind != Kind::Geometry {
                     return Err(CatalogError::query(format!(
                         "filter: {op} compares geometries (the 'geometry' property, a GeoJSON/WKT geometry or a BBOX)"
                     )));
                 }
-                Ok(Sql::new(self.dialect.spatial(op, &a.text, &b.text), Kind::Bool))
+                Ok(Sql::new(
+                    self.dialect.spatial(op, &a.text, &b.text),
+                    Kind::Bool,
+                ))
             }
             op if op.starts_with("t_") => self.temporal(op, args),
             "a_equals" | "a_contains" | "a_containedby" | "a_overlaps" => {
-                let [a, b] = <[Sql; 2]>::try_from(self.args(op, args, 2)?).map_err(|_| arity(op))?;
+                let [a, b] =
+                    <[Sql; 2]>::try_from(self.args(op, args, 2)?).map_err(|_| arity(op))?;
                 for s in [&a, &b] {
                     if !matches!(s.kind, Kind::Array | Kind::Json) {
                         return Err(CatalogError::query(format!("filter: {op} compares arrays")));
                     }
                 }
-                Ok(Sql::new(self.dialect.array(&lower, &a.text, &b.text), Kind::Bool))
+                Ok(Sql::new(
+                    self.dialect.array(&lower, &a.text, &b.text),
+                    Kind::Bool,
+                ))
             }
             _ => Err(unknown_function(op)),
         }
@@ -430,10 +508,35 @@ impl<'a, D: Dialect> Translator<'a, D> {
                 ));
             }
         }
-        if matches!((a.kind, b.kind), (Kind::Number, Kind::Text) | (Kind::Text, Kind::Number)) {
-            return Err(CatalogError::query("filter: cannot compare a number with text"));
+        if matches!(
+            (a.kind, b.kind),
+            (Kind::Number, Kind::Text) | (Kind::Text, Kind::Number)
+        ) {
+            return Err(CatalogError::query(
+                "filter: cannot compare a number with text",
+            ));
         }
+        let b = self.numeric_literal(b, &a);
+        let a = self.numeric_literal(a, &b);
         Ok((a, b))
+    }
+
+    /// A text literal that spells a number becomes that number when compared
+    /// with a numeric property (the Query extension sends `{"lt": "30.06"}`).
+    fn numeric_literal(&mut self, literal: Sql, other: &Sql) -> Sql {
+        let numeric_property = other
+            .property
+            .as_deref()
+            .is_some_and(|p| self.properties.is_numeric(p));
+        match (&literal.literal, numeric_property) {
+            (Some(text), true) => match text.trim().parse::<f64>() {
+                Ok(f) if f.is_finite() => {
+                    Sql::new(self.dialect.param(SqlValue::Real(f)), Kind::Number)
+                }
+                _ => literal,
+            },
+            _ => literal,
+        }
     }
 
     /// Both ends of a temporal operand: `(start, end)`.
@@ -465,7 +568,9 @@ impl<'a, D: Dialect> Translator<'a, D> {
                 }
                 let t = self.as_time(sql)?;
                 if t.kind == Kind::Null {
-                    return Err(CatalogError::query("filter: temporal operators need instants"));
+                    return Err(CatalogError::query(
+                        "filter: temporal operators need instants",
+                    ));
                 }
                 // A date covers its whole day.
                 if let Expr::Date { date } = other
@@ -546,9 +651,12 @@ fn literal_json(expr: &Expr) -> Result<serde_json::Value> {
             Expr::Literal(s) => serde_json::Value::String(s.clone()),
             _ => return Err(CatalogError::query("filter: bad TIMESTAMP in a list")),
         },
-        Expr::Array(items) => {
-            serde_json::Value::Array(items.iter().map(|e| literal_json(e)).collect::<Result<_>>()?)
-        }
+        Expr::Array(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|e| literal_json(e))
+                .collect::<Result<_>>()?,
+        ),
         _ => {
             return Err(CatalogError::query(
                 "filter: lists may only hold literals (numbers, strings, booleans)",

@@ -60,11 +60,26 @@ impl Bounds {
     pub fn from_stac_bbox_split(bbox: &[f64]) -> std::result::Result<Vec<Bounds>, String> {
         let [w, s, e, n] = Self::from_stac_bbox(bbox)?;
         Ok(if w <= e {
-            vec![Bounds { minx: w, miny: s, maxx: e, maxy: n }]
+            vec![Bounds {
+                minx: w,
+                miny: s,
+                maxx: e,
+                maxy: n,
+            }]
         } else {
             vec![
-                Bounds { minx: w, miny: s, maxx: 180.0, maxy: n },
-                Bounds { minx: -180.0, miny: s, maxx: e, maxy: n },
+                Bounds {
+                    minx: w,
+                    miny: s,
+                    maxx: 180.0,
+                    maxy: n,
+                },
+                Bounds {
+                    minx: -180.0,
+                    miny: s,
+                    maxx: e,
+                    maxy: n,
+                },
             ]
         })
     }
@@ -108,6 +123,7 @@ impl Footprint {
     pub fn from_geojson(json: &str) -> Result<Footprint> {
         let parsed: geojson::Geometry = serde_json::from_str(json)
             .map_err(|e| CatalogError::object(format!("geometry is not valid GeoJSON: {e}")))?;
+        check_rings(&parsed.value)?;
         let geometry: geo::Geometry<f64> = (&parsed.value)
             .try_into()
             .map_err(|e| CatalogError::object(format!("geometry is not valid GeoJSON: {e}")))?;
@@ -131,7 +147,47 @@ impl Footprint {
         let wkb = geometry
             .to_wkb(CoordDimensions::xy())
             .map_err(|e| CatalogError::object(format!("geometry cannot be encoded: {e}")))?;
-        Ok(Footprint { geometry, bounds, wkb })
+        Ok(Footprint {
+            geometry,
+            bounds,
+            wkb,
+        })
+    }
+}
+
+/// Checks what GeoJSON requires of polygon rings and line strings
+/// (RFC 7946 §3.1.4, §3.1.6): enough positions, rings closed.
+fn check_rings(value: &geojson::GeometryValue) -> Result<()> {
+    use geojson::GeometryValue as G;
+    let ring = |r: &Vec<geojson::Position>| -> Result<()> {
+        if r.len() < 4 {
+            return Err(CatalogError::object(format!(
+                "geometry is not valid GeoJSON: a polygon ring needs at least 4 positions, got {}",
+                r.len()
+            )));
+        }
+        if r.first() != r.last() {
+            return Err(CatalogError::object(
+                "geometry is not valid GeoJSON: a polygon ring must end where it starts",
+            ));
+        }
+        Ok(())
+    };
+    match value {
+        G::Polygon { coordinates } => coordinates.iter().try_for_each(ring),
+        G::MultiPolygon { coordinates } => coordinates.iter().flatten().try_for_each(ring),
+        G::LineString { coordinates } if coordinates.len() < 2 => Err(CatalogError::object(
+            "geometry is not valid GeoJSON: a line string needs at least 2 positions",
+        )),
+        G::MultiLineString { coordinates } if coordinates.iter().any(|l| l.len() < 2) => {
+            Err(CatalogError::object(
+                "geometry is not valid GeoJSON: a line string needs at least 2 positions",
+            ))
+        }
+        G::GeometryCollection { geometries } => {
+            geometries.iter().try_for_each(|g| check_rings(&g.value))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -156,7 +212,12 @@ mod tests {
         assert!(Bounds::from_stac_bbox(&[0.0, 1.0, 1.0, 0.0]).is_err());
         assert!(Bounds::from_stac_bbox(&[0.0, 0.0, 1.0]).is_err());
         assert!(Bounds::from_stac_bbox(&[0.0, 0.0, 200.0, 1.0]).is_err());
-        assert_eq!(Bounds::from_stac_bbox_split(&[170.0, 0.0, -170.0, 1.0]).unwrap().len(), 2);
+        assert_eq!(
+            Bounds::from_stac_bbox_split(&[170.0, 0.0, -170.0, 1.0])
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]
@@ -166,8 +227,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(fp.bounds.maxx, 2.0);
-        let inside = Bounds { minx: 1.0, miny: 1.0, maxx: 3.0, maxy: 3.0 }.to_geo();
-        let outside = Bounds { minx: 5.0, miny: 5.0, maxx: 6.0, maxy: 6.0 }.to_geo();
+        let inside = Bounds {
+            minx: 1.0,
+            miny: 1.0,
+            maxx: 3.0,
+            maxy: 3.0,
+        }
+        .to_geo();
+        let outside = Bounds {
+            minx: 5.0,
+            miny: 5.0,
+            maxx: 6.0,
+            maxy: 6.0,
+        }
+        .to_geo();
         assert!(wkb_intersects(&fp.wkb, &inside));
         assert!(!wkb_intersects(&fp.wkb, &outside));
     }

@@ -22,11 +22,7 @@ impl Base {
                 let dir = file.parent().unwrap_or(Path::new("."));
                 Some(normalize(&dir.join(href)).to_string_lossy().into_owned())
             }
-            Base::Url(url) => url::Url::parse(url)
-                .ok()?
-                .join(href)
-                .ok()
-                .map(String::from),
+            Base::Url(url) => url::Url::parse(url).ok()?.join(href).ok().map(String::from),
         }
     }
 

@@ -59,13 +59,16 @@ impl IngestReport {
         }
     }
 
-    /// Rejection counts by reason, most frequent first.
-    pub fn reasons(&self) -> Vec<(String, usize)> {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    /// Rejections grouped by reason, most frequent first: `(reason, count, first example)`.
+    pub fn reasons(&self) -> Vec<(String, usize, &Rejection)> {
+        let mut groups: BTreeMap<&str, (usize, &Rejection)> = BTreeMap::new();
         for r in &self.rejections {
-            *counts.entry(r.reason.as_str()).or_default() += 1;
+            groups.entry(r.reason.as_str()).or_insert((0, r)).0 += 1;
         }
-        let mut v: Vec<(String, usize)> = counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let mut v: Vec<(String, usize, &Rejection)> = groups
+            .into_iter()
+            .map(|(k, (n, r))| (k.to_string(), n, r))
+            .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v
     }
@@ -103,7 +106,9 @@ impl Default for IngestOptions {
         IngestOptions {
             batch: DEFAULT_BATCH,
             collection: None,
-            parsers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            parsers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
         }
     }
 }
@@ -119,7 +124,11 @@ struct Line {
 /// A parsed chunk, tagged with its order.
 struct Parsed {
     seq: u64,
-    results: Vec<(Arc<str>, usize, std::result::Result<ItemDoc, (Option<String>, String)>)>,
+    results: Vec<(
+        Arc<str>,
+        usize,
+        std::result::Result<ItemDoc, (Option<String>, String)>,
+    )>,
 }
 
 /// Runs an ingest of `inputs` into `store`. Must be called outside the async
@@ -170,9 +179,14 @@ pub fn ingest(
             .map_err(|_| CatalogError::Storage("the input reader panicked".into()))?;
         written.and(read)
     })?;
-    let mut st = state.into_inner().map_err(|_| CatalogError::Storage("ingest state poisoned".into()))?;
+    let mut st = state
+        .into_inner()
+        .map_err(|_| CatalogError::Storage("ingest state poisoned".into()))?;
     flush(&mut st, store, rt)?;
-    progress.items(st.report.items.inserted + st.report.items.updated, st.report.rejected);
+    progress.items(
+        st.report.items.inserted + st.report.items.updated,
+        st.report.rejected,
+    );
     Ok(report)
 }
 
@@ -185,16 +199,31 @@ struct WriterState<'a> {
 /// An input of items, read in pass 2.
 enum Source {
     /// A newline-delimited JSON file (maybe gzipped).
-    Lines { path: PathBuf, gz: bool, ctx: Arc<ItemContext> },
+    Lines {
+        path: PathBuf,
+        gz: bool,
+        ctx: Arc<ItemContext>,
+    },
     /// Items already in memory (from an ItemCollection or a single Item file).
-    Docs { name: String, docs: Vec<(usize, String)>, ctx: Arc<ItemContext> },
+    Docs {
+        name: String,
+        docs: Vec<(usize, String)>,
+        ctx: Arc<ItemContext>,
+    },
 }
 
 fn is_ndjson(path: &Path) -> (bool, bool) {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let gz = name.ends_with(".gz");
     let name = name.trim_end_matches(".gz");
-    (name.ends_with(".ndjson") || name.ends_with(".jsonl") || name.ends_with(".geojsonl"), gz)
+    (
+        name.ends_with(".ndjson") || name.ends_with(".jsonl") || name.ends_with(".geojsonl"),
+        gz,
+    )
 }
 
 /// Looks at one input: writes collections now, queues item sources.
@@ -219,7 +248,9 @@ fn discover(
         std::io::stdin().read_to_string(&mut text)?;
         let here = std::env::current_dir()?.join("stdin");
         match serde_json::from_str::<Value>(&text) {
-            Ok(v) if v.is_object() => return document(&here, v, true, options, store, rt, state, items),
+            Ok(v) if v.is_object() => {
+                return document(&here, v, true, options, store, rt, state, items);
+            }
             _ => {
                 let docs = text
                     .lines()
@@ -227,7 +258,11 @@ fn discover(
                     .filter(|(_, l)| !l.trim().is_empty())
                     .map(|(i, l)| (i + 1, l.to_string()))
                     .collect();
-                items.push(Source::Docs { name: "stdin".into(), docs, ctx: ctx(None, None) });
+                items.push(Source::Docs {
+                    name: "stdin".into(),
+                    docs,
+                    ctx: ctx(None, None),
+                });
             }
         }
         return Ok(());
@@ -247,11 +282,15 @@ fn discover(
         for file in files {
             let (ndjson, gz) = is_ndjson(&file);
             if ndjson {
-                items.push(Source::Lines { path: file.clone(), gz, ctx: ctx(Some(Base::File(file)), None) });
+                items.push(Source::Lines {
+                    path: file.clone(),
+                    gz,
+                    ctx: ctx(Some(Base::File(file)), None),
+                });
                 continue;
             }
             match read_json(&file) {
-                Ok(v) if v.get("type").and_then(Value::as_str) == Some("Collection") => {
+                Ok(v) if is_collection(&v) => {
                     write_collection(&file, &v, store, rt, state)?;
                 }
                 Ok(v) => rest.push((file, v)),
@@ -271,11 +310,23 @@ fn discover(
     }
     let (ndjson, gz) = is_ndjson(&path);
     if ndjson {
-        items.push(Source::Lines { path: path.clone(), gz, ctx: ctx(Some(Base::File(path)), None) });
+        items.push(Source::Lines {
+            path: path.clone(),
+            gz,
+            ctx: ctx(Some(Base::File(path)), None),
+        });
         return Ok(());
     }
     let v = read_json(&path)?;
     document(&path, v, true, options, store, rt, state, items)
+}
+
+/// A collection, including pre-1.0 ones that had no `type`.
+fn is_collection(v: &Value) -> bool {
+    match v.get("type") {
+        Some(t) => t == "Collection",
+        None => v.get("extent").is_some() && v.get("license").is_some(),
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -325,7 +376,9 @@ fn write_collection(
     };
     let cid = doc.id.clone();
     let written = rt.block_on(store.put_collection(doc, WriteMode::Upsert))?;
-    let mut st = state.lock().map_err(|_| CatalogError::Storage("ingest state poisoned".into()))?;
+    let mut st = state
+        .lock()
+        .map_err(|_| CatalogError::Storage("ingest state poisoned".into()))?;
     st.report.collections.inserted += written.inserted;
     st.report.collections.updated += written.updated;
     st.known.insert(cid.clone());
@@ -345,7 +398,14 @@ fn document(
     items: &mut Vec<Source>,
 ) -> Result<()> {
     let base = Base::File(path.to_path_buf());
-    let kind = v.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = if is_collection(&v) {
+        "Collection".to_string()
+    } else {
+        v.get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let ctx = |default: Option<String>| {
         Arc::new(ItemContext {
             base: Some(base.clone()),
@@ -364,11 +424,24 @@ fn document(
         }
         "FeatureCollection" => {
             let Some(Value::Array(features)) = v.get("features") else {
-                reject(state, path.display().to_string(), None, "FeatureCollection without features".into());
+                reject(
+                    state,
+                    path.display().to_string(),
+                    None,
+                    "FeatureCollection without features".into(),
+                );
                 return Ok(());
             };
-            let docs = features.iter().enumerate().map(|(i, f)| (i + 1, f.to_string())).collect();
-            items.push(Source::Docs { name: path.display().to_string(), docs, ctx: ctx(None) });
+            let docs = features
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (i + 1, f.to_string()))
+                .collect();
+            items.push(Source::Docs {
+                name: path.display().to_string(),
+                docs,
+                ctx: ctx(None),
+            });
         }
         "Collection" | "Catalog" => {
             let collection = if kind == "Collection" {
@@ -378,19 +451,33 @@ fn document(
             };
             if follow {
                 let mut item_docs = Vec::new();
-                for link in v.get("links").and_then(Value::as_array).into_iter().flatten() {
+                for link in v
+                    .get("links")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     let rel = link.get("rel").and_then(Value::as_str).unwrap_or("");
-                    let Some(href) = link.get("href").and_then(Value::as_str) else { continue };
+                    let Some(href) = link.get("href").and_then(Value::as_str) else {
+                        continue;
+                    };
                     if !matches!(rel, "item" | "child") {
                         continue;
                     }
                     let Base::File(target) = base.join(href) else {
-                        reject(state, path.display().to_string(), None, format!("{href}: remote links are not followed"));
+                        reject(
+                            state,
+                            path.display().to_string(),
+                            None,
+                            format!("{href}: remote links are not followed"),
+                        );
                         continue;
                     };
                     match read_json(&target) {
                         Ok(child) if rel == "item" => item_docs.push((target, child)),
-                        Ok(child) => document(&target, child, true, options, store, rt, state, items)?,
+                        Ok(child) => {
+                            document(&target, child, true, options, store, rt, state, items)?
+                        }
                         Err(e) => reject(state, target.display().to_string(), None, e.to_string()),
                     }
                 }
@@ -411,7 +498,9 @@ fn document(
             state,
             path.display().to_string(),
             v.get("id").and_then(Value::as_str).map(String::from),
-            format!("unknown document type '{other}' (expected Feature, FeatureCollection, Collection or Catalog)"),
+            format!(
+                "unknown document type '{other}' (expected Feature, FeatureCollection, Collection or Catalog)"
+            ),
         ),
     }
     Ok(())
@@ -420,7 +509,10 @@ fn document(
 /// The collection an item without a `collection` field points to by link.
 fn collection_of_item(v: &Value, base: &Base) -> Option<String> {
     let link = v.get("links")?.as_array()?.iter().find(|l| {
-        matches!(l.get("rel").and_then(Value::as_str), Some("collection" | "parent"))
+        matches!(
+            l.get("rel").and_then(Value::as_str),
+            Some("collection" | "parent")
+        )
     })?;
     let Base::File(path) = base.join(link.get("href")?.as_str()?) else {
         return None;
@@ -445,8 +537,15 @@ fn read_sources(sources: Vec<Source>, tx: Sender<(u64, Vec<Line>)>) -> Result<()
                 let name: Arc<str> = name.into();
                 let mut chunk = Vec::with_capacity(CHUNK);
                 for (number, text) in docs {
-                    chunk.push(Line { source: name.clone(), number, text, ctx: ctx.clone() });
-                    if chunk.len() == CHUNK && !send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))) {
+                    chunk.push(Line {
+                        source: name.clone(),
+                        number,
+                        text,
+                        ctx: ctx.clone(),
+                    });
+                    if chunk.len() == CHUNK
+                        && !send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                    {
                         return Ok(());
                     }
                 }
@@ -456,8 +555,9 @@ fn read_sources(sources: Vec<Source>, tx: Sender<(u64, Vec<Line>)>) -> Result<()
             }
             Source::Lines { path, gz, ctx } => {
                 let name: Arc<str> = path.display().to_string().into();
-                let file = File::open(&path)
-                    .map_err(|e| CatalogError::Io(std::io::Error::new(e.kind(), format!("{name}: {e}"))))?;
+                let file = File::open(&path).map_err(|e| {
+                    CatalogError::Io(std::io::Error::new(e.kind(), format!("{name}: {e}")))
+                })?;
                 let reader: Box<dyn Read + Send> = if gz {
                     Box::new(flate2::read::MultiGzDecoder::new(file))
                 } else {
@@ -478,8 +578,15 @@ fn read_sources(sources: Vec<Source>, tx: Sender<(u64, Vec<Line>)>) -> Result<()
                     if text.trim().is_empty() {
                         continue;
                     }
-                    chunk.push(Line { source: name.clone(), number, text, ctx: ctx.clone() });
-                    if chunk.len() == CHUNK && !send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))) {
+                    chunk.push(Line {
+                        source: name.clone(),
+                        number,
+                        text,
+                        ctx: ctx.clone(),
+                    });
+                    if chunk.len() == CHUNK
+                        && !send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                    {
                         return Ok(());
                     }
                 }
@@ -527,9 +634,15 @@ fn write_loop(
         pending.insert(parsed.seq, parsed);
         while let Some(chunk) = pending.remove(&next) {
             next += 1;
-            let mut st = state.lock().map_err(|_| CatalogError::Storage("ingest state poisoned".into()))?;
+            let mut st = state
+                .lock()
+                .map_err(|_| CatalogError::Storage("ingest state poisoned".into()))?;
             for (source, number, result) in chunk.results {
-                let where_ = if number > 0 { format!("{source}:{number}") } else { source.to_string() };
+                let where_ = if number > 0 {
+                    format!("{source}:{number}")
+                } else {
+                    source.to_string()
+                };
                 match result {
                     Ok(doc) if st.known.contains(&doc.collection) => st.batch.push(doc),
                     Ok(doc) => {
@@ -544,7 +657,10 @@ fn write_loop(
             }
             if st.batch.len() >= options.batch {
                 flush(&mut st, store, rt)?;
-                progress.items(st.report.items.inserted + st.report.items.updated, st.report.rejected);
+                progress.items(
+                    st.report.items.inserted + st.report.items.updated,
+                    st.report.rejected,
+                );
             }
         }
     }

@@ -6,7 +6,7 @@
 //! (id, geometry, the temporal properties, asset and link hrefs) are parsed, and
 //! the stored document is reassembled from the original slices.
 
-use super::datetime::{Micros, parse_rfc3339};
+use super::datetime::{Micros, parse_item_datetime};
 use super::error::{CatalogError, Result};
 use super::geometry::{Bounds, Footprint};
 use super::href::Base;
@@ -135,7 +135,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
                 let mut out = Vec::with_capacity(map.size_hint().unwrap_or(12));
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     let value: &'de RawValue = map.next_value()?;
@@ -173,7 +176,9 @@ pub fn check_id(id: &str, what: &str) -> Result<()> {
         return Err(CatalogError::object(format!("{what} is empty")));
     }
     if id.len() > 1024 {
-        return Err(CatalogError::object(format!("{what} is longer than 1024 bytes")));
+        return Err(CatalogError::object(format!(
+            "{what} is longer than 1024 bytes"
+        )));
     }
     if id.chars().any(|c| c.is_control() || c == '/') {
         return Err(CatalogError::object(format!(
@@ -204,7 +209,7 @@ struct KnownProperties<'a> {
 fn property_time(value: &Option<Cow<str>>, name: &str) -> Result<Option<Micros>> {
     match value {
         None => Ok(None),
-        Some(s) => parse_rfc3339(s).map(Some).ok_or_else(|| {
+        Some(s) => parse_item_datetime(s).map(Some).ok_or_else(|| {
             CatalogError::object(format!(
                 "properties.{name} '{s}' is not an RFC 3339 date-time with a time zone"
             ))
@@ -405,7 +410,9 @@ fn resolved_assets(raw: &RawValue, base: Option<&Base>) -> Result<String> {
     let mut rewritten: Option<String> = None;
     for (i, (key, asset)) in assets.0.iter().enumerate() {
         let parsed: AssetRef = serde_json::from_str(asset.get()).map_err(|_| {
-            CatalogError::object(format!("asset '{key}' must be an object with a string 'href'"))
+            CatalogError::object(format!(
+                "asset '{key}' must be an object with a string 'href'"
+            ))
         })?;
         let absolute = base.and_then(|b| b.resolve(&parsed.href));
         if absolute.is_none() && rewritten.is_none() {
@@ -473,7 +480,10 @@ mod tests {
         assert_eq!(v["properties"]["eo:cloud_cover"], 3);
         assert!(v.get("links").is_none());
         assert_eq!(doc.text, "Toulouse\n");
-        assert!(doc.property_types.contains(&("eo:cloud_cover".into(), JsonType::Number)));
+        assert!(
+            doc.property_types
+                .contains(&("eo:cloud_cover".into(), JsonType::Number))
+        );
     }
 
     #[test]
@@ -484,7 +494,10 @@ mod tests {
         };
         let doc = parse_item(&item(r#","links":[{"rel":"self","href":"a.json"},{"rel":"license","href":"../LICENSE"}]"#), &ctx).unwrap();
         let v: serde_json::Value = serde_json::from_str(&doc.doc).unwrap();
-        assert_eq!(v["assets"]["B04"]["href"], "https://example.org/stac/items/B04.tif");
+        assert_eq!(
+            v["assets"]["B04"]["href"],
+            "https://example.org/stac/items/B04.tif"
+        );
         let links: serde_json::Value = serde_json::from_str(&doc.links).unwrap();
         assert_eq!(links.as_array().unwrap().len(), 1);
         assert_eq!(links[0]["href"], "https://example.org/stac/LICENSE");
@@ -497,7 +510,10 @@ mod tests {
             (r#"[]"#, "not a JSON object"),
             (r#"{"type":"Feature"}"#, "missing"),
             (&item("").replace("\"Feature\"", "\"Collection\""), "type"),
-            (&item("").replace("2020-01-01T00:00:00Z", "2020-01-01"), "RFC 3339"),
+            (
+                &item("").replace("2020-01-01T00:00:00Z", "2020-01-01"),
+                "RFC 3339",
+            ),
             (&item("").replace("\"id\":\"a\"", "\"id\":\"a/b\""), "'/'"),
             (&item("").replace("[[[0,0]", "[[[0,\"x\"]"), "geometry"),
         ] {

@@ -82,7 +82,8 @@ impl StoredItem {
     /// The complete item JSON, with `links` made of `generated` (a comma-separated
     /// list of link objects, possibly empty) followed by the stored links.
     pub fn to_json(&self, generated: &str) -> String {
-        let mut out = String::with_capacity(self.doc.len() + self.links.len() + generated.len() + 16);
+        let mut out =
+            String::with_capacity(self.doc.len() + self.links.len() + generated.len() + 16);
         let body = self.doc.trim_end();
         let body = body.strip_suffix('}').unwrap_or(body);
         out.push_str(body);
@@ -202,7 +203,11 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> Result<queryables::PropertyKinds>;
 
     /// Creates or replaces a collection.
-    async fn put_collection(&self, collection: CollectionDoc, mode: WriteMode) -> Result<WriteSummary>;
+    async fn put_collection(
+        &self,
+        collection: CollectionDoc,
+        mode: WriteMode,
+    ) -> Result<WriteSummary>;
 
     /// Deletes a collection and its items; false when it did not exist.
     async fn delete_collection(&self, id: &str) -> Result<bool>;

@@ -10,7 +10,7 @@ use super::geometry::{Bounds, Footprint};
 use super::text::TextQuery;
 use super::token::Cursor;
 use serde_json::{Map, Value};
-use stac::api::{Direction, Fields, Filter, GetSearch, Search};
+use stac::api::{Direction, Filter, GetSearch, Search};
 
 /// Limits on what one request may ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +102,92 @@ pub struct SortKey {
     pub descending: bool,
 }
 
+/// The Fields extension's selection, keeping what `stac::api::Fields` cannot:
+/// whether `include` was given at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldSelection {
+    /// `None`: include absent (full item). `Some([])`: include given empty or
+    /// null (the default field set). `Some(list)`: only those fields.
+    pub include: Option<Vec<String>>,
+    /// Fields to remove.
+    pub exclude: Vec<String>,
+}
+
+impl FieldSelection {
+    /// Parses the GET form: `+a,b,-c`; an empty value asks for the default set.
+    pub fn parse(text: &str) -> FieldSelection {
+        if text.trim().is_empty() {
+            return FieldSelection {
+                include: Some(Vec::new()),
+                exclude: Vec::new(),
+            };
+        }
+        let mut include = Vec::new();
+        let mut exclude = Vec::new();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.strip_prefix('-') {
+                Some(f) => exclude.push(f.to_string()),
+                None => include.push(part.trim_start_matches('+').to_string()),
+            }
+        }
+        FieldSelection {
+            include: (!include.is_empty()).then_some(include),
+            exclude,
+        }
+    }
+
+    /// Parses the JSON form: `{"include": [...], "exclude": [...]}` or a list of strings.
+    pub fn from_json(v: &Value) -> Result<FieldSelection> {
+        let strings = |v: &Value, what: &str| -> Result<Vec<String>> {
+            match v {
+                Value::Null => Ok(Vec::new()),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str().map(str::to_string).ok_or_else(|| {
+                            CatalogError::query(format!("fields.{what} must be a list of strings"))
+                        })
+                    })
+                    .collect(),
+                _ => Err(CatalogError::query(format!(
+                    "fields.{what} must be a list of strings"
+                ))),
+            }
+        };
+        match v {
+            Value::Object(map) => {
+                if let Some(k) = map
+                    .keys()
+                    .find(|k| !matches!(k.as_str(), "include" | "exclude"))
+                {
+                    return Err(CatalogError::query(format!(
+                        "fields: unknown member '{k}' (include, exclude)"
+                    )));
+                }
+                // `include` given (even empty or null), or nothing given at all,
+                // selects from the default set; `exclude` alone trims the full item.
+                let include = if map.contains_key("include") || !map.contains_key("exclude") {
+                    Some(strings(
+                        map.get("include").unwrap_or(&Value::Null),
+                        "include",
+                    )?)
+                } else {
+                    None
+                };
+                Ok(FieldSelection {
+                    include,
+                    exclude: strings(map.get("exclude").unwrap_or(&Value::Null), "exclude")?,
+                })
+            }
+            Value::Array(_) => Ok(Self::parse(&strings(v, "list")?.join(","))),
+            Value::String(s) => Ok(Self::parse(s)),
+            _ => Err(CatalogError::query(
+                "fields must be an object {\"include\": [...], \"exclude\": [...]}",
+            )),
+        }
+    }
+}
+
 /// A checked item search, store-independent.
 #[derive(Debug, Clone)]
 pub struct SearchQuery {
@@ -125,7 +211,7 @@ pub struct SearchQuery {
     pub cursor: Option<Cursor>,
     /// Fields extension: which members of the items to return (applied by
     /// the API when writing the response; stores ignore it).
-    pub fields: Option<Fields>,
+    pub fields: Option<FieldSelection>,
 }
 
 impl SearchQuery {
@@ -155,10 +241,31 @@ impl SearchQuery {
             return Err(CatalogError::query("the search body must be a JSON object"));
         };
         let filter = take_filter(map.remove("filter"), map.remove("filter-lang"), "cql2-json")?;
+        let fields = match map.remove("fields") {
+            None => None,
+            Some(Value::Null) => {
+                return Err(CatalogError::query(
+                    "fields must be an object {\"include\": [...], \"exclude\": [...]}, not null",
+                ));
+            }
+            Some(v) => Some(FieldSelection::from_json(&v)?),
+        };
+        // Clients send a single collection or id as a string (or a comma-separated list).
+        for key in ["collections", "ids"] {
+            if let Some(Value::String(s)) = map.get(key) {
+                let list = s
+                    .split(',')
+                    .map(|p| Value::String(p.trim().to_string()))
+                    .collect();
+                map.insert(key.into(), Value::Array(list));
+            }
+        }
+        check_body_types(&mut map)?;
         let search: Search = serde_json::from_value(Value::Object(map))
             .map_err(|e| CatalogError::query(format!("invalid search body: {e}")))?;
         let mut query = Self::from_search(search, limits)?;
         query.filter = and(filter, query.filter.take());
+        query.fields = fields;
         Ok(query)
     }
 
@@ -169,6 +276,7 @@ impl SearchQuery {
             get.items.filter_lang.take().map(Value::String),
             "cql2-text",
         )?;
+        let fields = get.items.fields.take().map(|f| FieldSelection::parse(&f));
         let query_ext = get.items.additional_fields.shift_remove("query");
         let q = get.items.additional_fields.shift_remove("q");
         let mut search = Search::try_from(get).map_err(|e| CatalogError::query(get_error(e)))?;
@@ -184,6 +292,7 @@ impl SearchQuery {
         let mut query = Self::from_search(search, limits)?;
         query.filter = and(filter, query.filter.take());
         query.text = text;
+        query.fields = fields;
         Ok(query)
     }
 
@@ -303,7 +412,10 @@ impl SearchQuery {
             sortby,
             limit,
             cursor,
-            fields: items.fields,
+            fields: items.fields.map(|f| FieldSelection {
+                include: (!f.include.is_empty()).then_some(f.include),
+                exclude: f.exclude,
+            }),
         })
     }
 
@@ -338,6 +450,75 @@ impl SearchQuery {
     }
 }
 
+/// Checks the members of a search body the `stac` types would reject with a
+/// message that does not name them; normalises `sortby` given as a string.
+fn check_body_types(map: &mut Map<String, Value>) -> Result<()> {
+    let expect = |key: &str, ok: bool, what: &str| -> Result<()> {
+        if ok {
+            Ok(())
+        } else {
+            Err(CatalogError::query(format!("{key} must be {what}")))
+        }
+    };
+    let strings = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
+    for (key, value) in map.iter() {
+        match key.as_str() {
+            "limit" => expect(
+                key,
+                value.as_u64().is_some_and(|n| n > 0) || value.is_null(),
+                "a positive integer",
+            )?,
+            "bbox" => expect(
+                key,
+                value
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(Value::is_number)),
+                "an array of 4 or 6 numbers",
+            )?,
+            "datetime" | "token" => expect(key, value.is_string() || value.is_null(), "a string")?,
+            "collections" | "ids" => expect(
+                key,
+                strings(value) || value.is_null(),
+                "an array of strings",
+            )?,
+            "intersects" => expect(
+                key,
+                value.is_object() || value.is_null(),
+                "a GeoJSON geometry object",
+            )?,
+            "query" => expect(
+                key,
+                value.is_object() || value.is_null(),
+                "an object of property: {operator: value}",
+            )?,
+            "sortby" => expect(
+                key,
+                value.is_null()
+                    || value.is_string()
+                    || value.as_array().is_some_and(|a| {
+                        a.iter()
+                            .all(|s| s.get("field").is_some_and(Value::is_string))
+                    }),
+                "an array of {\"field\": ..., \"direction\": \"asc\"|\"desc\"}",
+            )?,
+            _ => {}
+        }
+    }
+    if let Some(Value::String(s)) = map.get("sortby") {
+        let list: Vec<Value> = s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.strip_prefix('-') {
+                Some(f) => serde_json::json!({"field": f, "direction": "desc"}),
+                None => serde_json::json!({"field": p.trim_start_matches('+'), "direction": "asc"}),
+            })
+            .collect();
+        map.insert("sortby".into(), Value::Array(list));
+    }
+    Ok(())
+}
+
 /// Both filters, when both are present.
 fn and(a: Option<cql2::Expr>, b: Option<cql2::Expr>) -> Option<cql2::Expr> {
     match (a, b) {
@@ -350,12 +531,20 @@ fn and(a: Option<cql2::Expr>, b: Option<cql2::Expr>) -> Option<cql2::Expr> {
 }
 
 /// Reads `filter` by its `filter-lang` (or the default language).
-fn take_filter(filter: Option<Value>, lang: Option<Value>, default: &str) -> Result<Option<cql2::Expr>> {
+fn take_filter(
+    filter: Option<Value>,
+    lang: Option<Value>,
+    default: &str,
+) -> Result<Option<cql2::Expr>> {
     let lang = match &lang {
+        // Without filter-lang, a string can only be CQL2 text.
+        None | Some(Value::Null) if matches!(filter, Some(Value::String(_))) => "cql2-text",
         None | Some(Value::Null) => default,
         Some(Value::String(l)) => l.as_str(),
         Some(other) => {
-            return Err(CatalogError::query(format!("filter-lang must be a string, got {other}")));
+            return Err(CatalogError::query(format!(
+                "filter-lang must be a string, got {other}"
+            )));
         }
     };
     if !matches!(lang, "cql2-text" | "cql2-json") {
@@ -455,7 +644,11 @@ pub fn query_to_cql2(query: &Map<String, Value>) -> Result<cql2::Expr> {
         op: name.to_string(),
         args: args.into_iter().map(Box::new).collect(),
     };
-    let like_escape = |s: &str| s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let like_escape = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    };
     let mut terms = Vec::new();
     for (property, conditions) in query {
         let Value::Object(conditions) = conditions else {
@@ -464,7 +657,9 @@ pub fn query_to_cql2(query: &Map<String, Value>) -> Result<cql2::Expr> {
             )));
         };
         if conditions.is_empty() {
-            return Err(CatalogError::query(format!("query.{property} has no operator")));
+            return Err(CatalogError::query(format!(
+                "query.{property} has no operator"
+            )));
         }
         let prop = || Expr::Property {
             property: property.clone(),
@@ -498,7 +693,13 @@ pub fn query_to_cql2(query: &Map<String, Value>) -> Result<cql2::Expr> {
                         )));
                     };
                     let list = values.iter().map(literal).collect::<Result<Vec<_>>>()?;
-                    op("in", vec![prop(), Expr::Array(list.into_iter().map(Box::new).collect())])
+                    op(
+                        "in",
+                        vec![
+                            prop(),
+                            Expr::Array(list.into_iter().map(Box::new).collect()),
+                        ],
+                    )
                 }
                 other => {
                     return Err(CatalogError::query(format!(
@@ -534,10 +735,12 @@ mod tests {
 
     #[test]
     fn filter_without_lang_is_cql2_json() {
-        let q = search(json!({"filter": {"op": "<", "args": [{"property": "eo:cloud_cover"}, 10]}}))
-            .unwrap();
+        let q =
+            search(json!({"filter": {"op": "<", "args": [{"property": "eo:cloud_cover"}, 10]}}))
+                .unwrap();
         assert!(q.filter.is_some());
-        let q = search(json!({"filter-lang": "cql2-text", "filter": "eo:cloud_cover < 10"})).unwrap();
+        let q =
+            search(json!({"filter-lang": "cql2-text", "filter": "eo:cloud_cover < 10"})).unwrap();
         assert!(q.filter.is_some());
         assert!(search(json!({"filter-lang": "cql2-text", "filter": "eo:cloud_cover <"})).is_err());
     }
@@ -552,8 +755,43 @@ mod tests {
     }
 
     #[test]
+    fn field_selections() {
+        let f = |v: Value| search(json!({"fields": v})).unwrap().fields.unwrap();
+        assert_eq!(f(json!({})).include, Some(vec![]));
+        assert_eq!(
+            f(json!({"include": null, "exclude": null})).include,
+            Some(vec![])
+        );
+        assert_eq!(f(json!({"exclude": ["geometry"]})).include, None);
+        assert_eq!(
+            f(json!({"exclude": ["geometry"], "include": []})).include,
+            Some(vec![])
+        );
+        assert_eq!(
+            f(json!({"include": ["id"]})).include,
+            Some(vec!["id".to_string()])
+        );
+        assert!(search(json!({"fields": null})).is_err());
+        assert_eq!(FieldSelection::parse("").include, Some(vec![]));
+        assert_eq!(FieldSelection::parse("-geometry").include, None);
+        assert_eq!(
+            FieldSelection::parse("+geometry,-geometry").include,
+            Some(vec!["geometry".to_string()])
+        );
+    }
+
+    #[test]
+    fn collections_as_a_string() {
+        let q = search(json!({"collections": "a,b", "ids": "x"})).unwrap();
+        assert_eq!(q.collections, vec!["a", "b"]);
+        assert_eq!(q.ids, vec!["x"]);
+    }
+
+    #[test]
     fn sort_tiebreakers() {
-        let q = search(json!({"sortby": [{"field": "properties.eo:cloud_cover", "direction": "asc"}]})).unwrap();
+        let q =
+            search(json!({"sortby": [{"field": "properties.eo:cloud_cover", "direction": "asc"}]}))
+                .unwrap();
         let keys = q.effective_sort();
         assert_eq!(keys.len(), 3);
         assert_eq!(keys[0].field, SortField::Property("eo:cloud_cover".into()));

@@ -37,9 +37,27 @@ impl PropertyKinds {
 
     /// True when the name can be used in a filter or a sort.
     pub fn contains(&self, name: &str) -> bool {
-        CORE.contains(&name)
-            || DATETIME_PROPERTIES.contains(&name)
-            || self.names.contains_key(name)
+        CORE.contains(&name) || DATETIME_PROPERTIES.contains(&name) || self.names.contains_key(name)
+    }
+
+    /// The types observed for a property.
+    pub fn types(&self, name: &str) -> Option<&BTreeSet<JsonType>> {
+        self.names.get(name)
+    }
+
+    /// True when every observed value of the property is a number (or null).
+    pub fn is_numeric(&self, name: &str) -> bool {
+        self.types(name).is_some_and(|t| {
+            t.contains(&JsonType::Number)
+                && t.iter()
+                    .all(|k| matches!(k, JsonType::Number | JsonType::Null))
+        })
+    }
+
+    /// True when the property holds arrays.
+    pub fn is_array(&self, name: &str) -> bool {
+        self.types(name)
+            .is_some_and(|t| t.contains(&JsonType::Array))
     }
 
     /// True for properties holding date-times.
@@ -57,29 +75,57 @@ impl PropertyKinds {
 fn known_field(name: &str) -> Option<Value> {
     Some(match name {
         "id" => json!({"title": "Item ID", "description": "Item identifier", "type": "string"}),
-        "collection" => json!({"title": "Collection ID", "description": "Collection the item belongs to", "type": "string"}),
-        "geometry" => json!({"title": "Footprint", "description": "Item footprint (GeoJSON geometry, WGS 84)", "$ref": "https://geojson.org/schema/Geometry.json"}),
-        "datetime" => json!({"title": "Acquisition time", "description": "Nominal acquisition date and time (start of the span for composites)", "type": "string", "format": "date-time"}),
+        "collection" => {
+            json!({"title": "Collection ID", "description": "Collection the item belongs to", "type": "string"})
+        }
+        "geometry" => {
+            json!({"title": "Footprint", "description": "Item footprint (GeoJSON geometry, WGS 84)", "$ref": "https://geojson.org/schema/Geometry.json"})
+        }
+        "datetime" => {
+            json!({"title": "Acquisition time", "description": "Nominal acquisition date and time (start of the span for composites)", "type": "string", "format": "date-time"})
+        }
         "start_datetime" => json!({"title": "Start time", "type": "string", "format": "date-time"}),
         "end_datetime" => json!({"title": "End time", "type": "string", "format": "date-time"}),
         "created" => json!({"title": "Created", "type": "string", "format": "date-time"}),
         "updated" => json!({"title": "Updated", "type": "string", "format": "date-time"}),
-        "eo:cloud_cover" => json!({"title": "Cloud cover (%)", "description": "Estimate of cloud cover, in %", "type": "number", "minimum": 0, "maximum": 100}),
-        "eo:snow_cover" => json!({"title": "Snow cover (%)", "type": "number", "minimum": 0, "maximum": 100}),
-        "platform" => json!({"title": "Platform", "description": "Satellite or platform name", "type": "string"}),
+        "eo:cloud_cover" => {
+            json!({"title": "Cloud cover (%)", "description": "Estimate of cloud cover, in %", "type": "number", "minimum": 0, "maximum": 100})
+        }
+        "eo:snow_cover" => {
+            json!({"title": "Snow cover (%)", "type": "number", "minimum": 0, "maximum": 100})
+        }
+        "platform" => {
+            json!({"title": "Platform", "description": "Satellite or platform name", "type": "string"})
+        }
         "constellation" => json!({"title": "Constellation", "type": "string"}),
-        "instruments" => json!({"title": "Instruments", "type": "array", "items": {"type": "string"}}),
-        "gsd" => json!({"title": "Ground sample distance (m)", "type": "number", "exclusiveMinimum": 0}),
+        "instruments" => {
+            json!({"title": "Instruments", "type": "array", "items": {"type": "string"}})
+        }
+        "gsd" => {
+            json!({"title": "Ground sample distance (m)", "type": "number", "exclusiveMinimum": 0})
+        }
         "proj:epsg" => json!({"title": "EPSG code", "type": ["integer", "null"]}),
         "proj:code" => json!({"title": "CRS code", "type": ["string", "null"]}),
-        "view:off_nadir" => json!({"title": "Off-nadir angle (°)", "type": "number", "minimum": 0, "maximum": 90}),
-        "view:incidence_angle" => json!({"title": "Incidence angle (°)", "type": "number", "minimum": 0, "maximum": 90}),
-        "view:sun_elevation" => json!({"title": "Sun elevation (°)", "type": "number", "minimum": -90, "maximum": 90}),
-        "view:sun_azimuth" => json!({"title": "Sun azimuth (°)", "type": "number", "minimum": 0, "maximum": 360}),
-        "sat:orbit_state" => json!({"title": "Orbit state", "type": "string", "enum": ["ascending", "descending", "geostationary"]}),
+        "view:off_nadir" => {
+            json!({"title": "Off-nadir angle (°)", "type": "number", "minimum": 0, "maximum": 90})
+        }
+        "view:incidence_angle" => {
+            json!({"title": "Incidence angle (°)", "type": "number", "minimum": 0, "maximum": 90})
+        }
+        "view:sun_elevation" => {
+            json!({"title": "Sun elevation (°)", "type": "number", "minimum": -90, "maximum": 90})
+        }
+        "view:sun_azimuth" => {
+            json!({"title": "Sun azimuth (°)", "type": "number", "minimum": 0, "maximum": 360})
+        }
+        "sat:orbit_state" => {
+            json!({"title": "Orbit state", "type": "string", "enum": ["ascending", "descending", "geostationary"]})
+        }
         "sat:relative_orbit" => json!({"title": "Relative orbit", "type": "integer", "minimum": 1}),
         "sat:absolute_orbit" => json!({"title": "Absolute orbit", "type": "integer", "minimum": 1}),
-        "mgrs:utm_zone" => json!({"title": "UTM zone", "type": "integer", "minimum": 1, "maximum": 60}),
+        "mgrs:utm_zone" => {
+            json!({"title": "UTM zone", "type": "integer", "minimum": 1, "maximum": 60})
+        }
         "mgrs:latitude_band" => json!({"title": "Latitude band", "type": "string"}),
         "mgrs:grid_square" => json!({"title": "Grid square", "type": "string"}),
         "title" => json!({"title": "Title", "type": "string"}),
@@ -131,7 +177,8 @@ pub fn document(
         }
         let mut def = known_field(name).unwrap_or_else(|| observed_field(types));
         if let Value::Object(def) = &mut def {
-            def.entry("title").or_insert_with(|| Value::String(name.clone()));
+            def.entry("title")
+                .or_insert_with(|| Value::String(name.clone()));
             refine_from_summaries(def, name, summaries);
         }
         properties.insert(name.clone(), def);
@@ -147,7 +194,11 @@ pub fn document(
 }
 
 /// Adds `enum` or `minimum`/`maximum` from collection summaries.
-fn refine_from_summaries(def: &mut Map<String, Value>, name: &str, summaries: &[&Map<String, Value>]) {
+fn refine_from_summaries(
+    def: &mut Map<String, Value>,
+    name: &str,
+    summaries: &[&Map<String, Value>],
+) {
     let mut values: Vec<Value> = Vec::new();
     let mut range: Option<(f64, f64)> = None;
     for s in summaries {

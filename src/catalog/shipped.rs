@@ -9,12 +9,27 @@ use std::path::Path;
 
 /// `(file name, JSON)` of every shipped collection.
 pub const SHIPPED: &[(&str, &str)] = &[
-    ("sentinel-2-l2a.json", include_str!("../../collections/sentinel-2-l2a.json")),
-    ("pleiades.json", include_str!("../../collections/pleiades.json")),
-    ("spot-6-7.json", include_str!("../../collections/spot-6-7.json")),
+    (
+        "sentinel-2-l2a.json",
+        include_str!("../../collections/sentinel-2-l2a.json"),
+    ),
+    (
+        "pleiades.json",
+        include_str!("../../collections/pleiades.json"),
+    ),
+    (
+        "spot-6-7.json",
+        include_str!("../../collections/spot-6-7.json"),
+    ),
     ("lai.json", include_str!("../../collections/lai.json")),
-    ("biomass.json", include_str!("../../collections/biomass.json")),
-    ("tropisco.json", include_str!("../../collections/tropisco.json")),
+    (
+        "biomass.json",
+        include_str!("../../collections/biomass.json"),
+    ),
+    (
+        "tropisco.json",
+        include_str!("../../collections/tropisco.json"),
+    ),
 ];
 
 /// Our profile of a shipped collection file (JSON Schema draft-07).
@@ -22,10 +37,12 @@ pub const PROFILE: &str = include_str!("../../schemas/collection-profile.json");
 
 /// Checks a collection file against the profile and the STAC model.
 pub fn check(name: &str, json: &str) -> Result<CollectionDoc> {
-    let schema: Value = serde_json::from_str(PROFILE)
-        .map_err(|e| CatalogError::Storage(format!("the embedded profile schema is not JSON: {e}")))?;
-    let validator = jsonschema::validator_for(&schema)
-        .map_err(|e| CatalogError::Storage(format!("the embedded profile schema is invalid: {e}")))?;
+    let schema: Value = serde_json::from_str(PROFILE).map_err(|e| {
+        CatalogError::Storage(format!("the embedded profile schema is not JSON: {e}"))
+    })?;
+    let validator = jsonschema::validator_for(&schema).map_err(|e| {
+        CatalogError::Storage(format!("the embedded profile schema is invalid: {e}"))
+    })?;
     let instance: Value = serde_json::from_str(json)
         .map_err(|e| CatalogError::object(format!("{name}: not valid JSON: {e}")))?;
     let errors: Vec<String> = validator
@@ -45,11 +62,19 @@ pub fn check(name: &str, json: &str) -> Result<CollectionDoc> {
 /// Reads collection files from a directory (`*.json`), or the shipped set.
 pub fn read(dir: Option<&Path>) -> Result<Vec<(String, String)>> {
     let Some(dir) = dir else {
-        return Ok(SHIPPED.iter().map(|(n, j)| (n.to_string(), j.to_string())).collect());
+        return Ok(SHIPPED
+            .iter()
+            .map(|(n, j)| (n.to_string(), j.to_string()))
+            .collect());
     };
     let mut out = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| CatalogError::Io(std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()))))?
+        .map_err(|e| {
+            CatalogError::Io(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", dir.display()),
+            ))
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();

@@ -55,7 +55,9 @@ impl TextQuery {
         }
     }
 
-    fn from_alternatives<'a>(alternatives: impl Iterator<Item = &'a str>) -> Result<Option<TextQuery>> {
+    fn from_alternatives<'a>(
+        alternatives: impl Iterator<Item = &'a str>,
+    ) -> Result<Option<TextQuery>> {
         let mut any_of = Vec::new();
         for alt in alternatives {
             let terms = parse_terms(alt);
@@ -87,7 +89,8 @@ impl TextQuery {
             .any_of
             .iter()
             .map(|terms| {
-                let required: Vec<String> = terms.iter().filter(|t| !t.excluded).map(quote).collect();
+                let required: Vec<String> =
+                    terms.iter().filter(|t| !t.excluded).map(quote).collect();
                 let mut s = format!("({})", required.join(" AND "));
                 for t in terms.iter().filter(|t| t.excluded) {
                     s = format!("({s} NOT {})", quote(t));
@@ -178,7 +181,9 @@ mod tests {
 
     #[test]
     fn alternatives_and_phrases() {
-        let q = TextQuery::parse(r#"forêt,"forest loss" -cloud"#).unwrap().unwrap();
+        let q = TextQuery::parse(r#"forêt,"forest loss" -cloud"#)
+            .unwrap()
+            .unwrap();
         assert_eq!(q.any_of.len(), 2);
         assert_eq!(q.any_of[0][0].words, vec!["foret"]);
         assert_eq!(q.any_of[1][0].words, vec!["forest", "loss"]);
@@ -194,7 +199,9 @@ mod tests {
 
     #[test]
     fn matching() {
-        let q = TextQuery::parse(r#""forest loss",pleiades -spot"#).unwrap().unwrap();
+        let q = TextQuery::parse(r#""forest loss",pleiades -spot"#)
+            .unwrap()
+            .unwrap();
         assert!(q.matches("Weekly forest loss maps"));
         assert!(!q.matches("forest and loss"));
         assert!(q.matches("Pléiades imagery"));

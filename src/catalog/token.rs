@@ -46,7 +46,9 @@ impl Cursor {
         let bad = || CatalogError::query("token is not a paging token issued by this server");
         // Tokens are opaque, but some clients prefix them (stac-fastapi's "next:").
         let token = token.strip_prefix("next:").unwrap_or(token);
-        let bytes = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(token.trim_end_matches('='))
+            .map_err(|_| bad())?;
         serde_json::from_slice(&bytes).map_err(|_| bad())
     }
 }

@@ -27,7 +27,8 @@ What it checks
   bbox+dt     bbox + datetime (closed and open-ended) searches, GET and POST, with and
               without collections: each item's bbox intersects and its datetime (or its
               start/end interval) overlaps the range; the seed item is found.
-  intersects  POST intersects with a polygon: each geometry intersects it (shapely).
+  intersects  GET and POST intersects with a polygon over southern France: results, and each
+              geometry intersects it (shapely).
   validate    every shipped collection and a sample of items of each, validated with
               pystac's JSON-schema validator, offline (offline.py).
   warnings    pystac-client emitted no PystacClientWarning (e.g. DoesNotConformTo, MissingLink).
@@ -50,7 +51,7 @@ import sys
 import time
 import traceback
 import warnings
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import offline  # noqa: E402

@@ -78,7 +78,10 @@ fn parse_access(text: &str) -> Access {
 }
 
 /// The collections the scope can see, and how many exist in all.
-pub(crate) fn visible_collections(conn: &Connection, scope: &Scope) -> Result<(Vec<CollectionMeta>, usize)> {
+pub(crate) fn visible_collections(
+    conn: &Connection,
+    scope: &Scope,
+) -> Result<(Vec<CollectionMeta>, usize)> {
     let mut stmt = conn
         .prepare_cached("SELECT id, access, max_before, max_after FROM collections ORDER BY id")
         .map_err(db)?;
@@ -145,22 +148,33 @@ impl SqliteCatalog {
         writer
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
-        writer.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
-        writer.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
+        writer
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        writer
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
         configure(&writer).map_err(open_err)?;
         schema::migrate(&mut writer).map_err(open_err)?;
 
         let reader_path = path.to_path_buf();
-        let readers = ReaderPool::start(options.readers, options.queue, options.query_timeout, || {
-            let conn = Connection::open_with_flags(
-                &reader_path,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-            )
-            .map_err(db)?;
-            configure(&conn).map_err(db)?;
-            conn.pragma_update(None, "query_only", "ON").map_err(db)?;
-            Ok(conn)
-        })?;
+        let readers = ReaderPool::start(
+            options.readers,
+            options.queue,
+            options.query_timeout,
+            || {
+                let conn = Connection::open_with_flags(
+                    &reader_path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                        | OpenFlags::SQLITE_OPEN_URI,
+                )
+                .map_err(db)?;
+                configure(&conn).map_err(db)?;
+                conn.pragma_update(None, "query_only", "ON").map_err(db)?;
+                Ok(conn)
+            },
+        )?;
         Ok(SqliteCatalog {
             path: path.to_path_buf(),
             readers,
@@ -210,8 +224,10 @@ impl SqliteCatalog {
             .writer
             .lock()
             .map_err(|_| CatalogError::Storage("the writer connection is poisoned".into()))?;
-        conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")
-            .map_err(db)
+        conn.execute_batch(
+            "PRAGMA analysis_limit = 1000; ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .map_err(db)
     }
 }
 
@@ -343,7 +359,8 @@ impl Catalog for SqliteCatalog {
         let scope = scope.clone();
         let query = query.clone();
         let count = self.options.count;
-        self.read(move |conn| search::search(conn, &scope, &query, count)).await
+        self.read(move |conn| search::search(conn, &scope, &query, count))
+            .await
     }
 
     async fn properties(&self, scope: &Scope, collections: &[String]) -> Result<PropertyKinds> {
@@ -364,22 +381,30 @@ impl Catalog for SqliteCatalog {
         .await
     }
 
-    async fn put_collection(&self, collection: CollectionDoc, mode: WriteMode) -> Result<WriteSummary> {
-        self.write(move |conn| write::put_collection(conn, &collection, mode)).await
+    async fn put_collection(
+        &self,
+        collection: CollectionDoc,
+        mode: WriteMode,
+    ) -> Result<WriteSummary> {
+        self.write(move |conn| write::put_collection(conn, &collection, mode))
+            .await
     }
 
     async fn delete_collection(&self, id: &str) -> Result<bool> {
         let id = id.to_string();
-        self.write(move |conn| write::delete_collection(conn, &id)).await
+        self.write(move |conn| write::delete_collection(conn, &id))
+            .await
     }
 
     async fn put_items(&self, items: Vec<ItemDoc>, mode: WriteMode) -> Result<WriteSummary> {
-        self.write(move |conn| write::put_items(conn, &items, mode)).await
+        self.write(move |conn| write::put_items(conn, &items, mode))
+            .await
     }
 
     async fn delete_item(&self, collection: &str, id: &str) -> Result<bool> {
         let (collection, id) = (collection.to_string(), id.to_string());
-        self.write(move |conn| write::delete_item(conn, &collection, &id)).await
+        self.write(move |conn| write::delete_item(conn, &collection, &id))
+            .await
     }
 }
 

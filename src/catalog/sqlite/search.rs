@@ -190,7 +190,12 @@ fn to_sql_value(v: &SortValue) -> SqlValue {
 }
 
 /// The condition "strictly after the cursor" for the sort keys, NULLs last.
-fn keyset(sql: &mut SqliteSql, exprs: &[(String, bool)], keys: &[SortKey], values: &[SortValue]) -> String {
+fn keyset(
+    sql: &mut SqliteSql,
+    exprs: &[(String, bool)],
+    keys: &[SortKey],
+    values: &[SortValue],
+) -> String {
     let uniform = keys.iter().all(|k| k.descending == keys[0].descending);
     let no_nulls = exprs.iter().all(|(_, nullable)| !nullable);
     if uniform && no_nulls {
@@ -255,7 +260,12 @@ pub(super) fn property_kinds(conn: &Connection, collections: &[String]) -> Resul
 }
 
 /// Runs a search on a reader connection.
-pub(super) fn search(conn: &Connection, scope: &Scope, query: &SearchQuery, count: bool) -> Result<ItemPage> {
+pub(super) fn search(
+    conn: &Connection,
+    scope: &Scope,
+    query: &SearchQuery,
+    count: bool,
+) -> Result<ItemPage> {
     let (visible, total) = visible_collections(conn, scope)?;
     let collections: Vec<&super::CollectionMeta> = if query.collections.is_empty() {
         visible.iter().collect()
@@ -285,7 +295,8 @@ pub(super) fn search(conn: &Connection, scope: &Scope, query: &SearchQuery, coun
             .iter()
             .map(|c| plan.sql.param(SqlValue::Text(c.id.clone())))
             .collect();
-        plan.conditions.push(format!("i.collection IN ({})", ids.join(", ")));
+        plan.conditions
+            .push(format!("i.collection IN ({})", ids.join(", ")));
     }
 
     if !query.ids.is_empty() {
@@ -294,7 +305,8 @@ pub(super) fn search(conn: &Connection, scope: &Scope, query: &SearchQuery, coun
             .iter()
             .map(|id| plan.sql.param(SqlValue::Text(id.clone())))
             .collect();
-        plan.conditions.push(format!("i.id IN ({})", ids.join(", ")));
+        plan.conditions
+            .push(format!("i.id IN ({})", ids.join(", ")));
     }
 
     if let Some(spatial) = &query.spatial {
@@ -327,7 +339,9 @@ pub(super) fn search(conn: &Connection, scope: &Scope, query: &SearchQuery, coun
 
     let keys = query.effective_sort();
     let needs_kinds = query.filter.is_some()
-        || keys.iter().any(|k| matches!(k.field, SortField::Property(_)));
+        || keys
+            .iter()
+            .any(|k| matches!(k.field, SortField::Property(_)));
     let kinds = if needs_kinds {
         let ids: Vec<String> = collections.iter().map(|c| c.id.clone()).collect();
         property_kinds(conn, &ids)?
@@ -342,7 +356,11 @@ pub(super) fn search(conn: &Connection, scope: &Scope, query: &SearchQuery, coun
 
     // The count uses the conditions so far: the cursor does not change it.
     let number_matched = if count {
-        let sql = format!("SELECT count(*) {}{}", plan.from_clause(), plan.where_clause(None));
+        let sql = format!(
+            "SELECT count(*) {}{}",
+            plan.from_clause(),
+            plan.where_clause(None)
+        );
         let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
         let n: i64 = stmt
             .query_row(params_from_iter(plan.sql.params.iter()), |r| r.get(0))
@@ -395,7 +413,8 @@ pub(super) fn search(conn: &Connection, scope: &Scope, query: &SearchQuery, coun
     let mut rows = stmt
         .query(params_from_iter(plan.sql.params.iter()))
         .map_err(db)?;
-    let mut hits: Vec<(i64, String, String, i64, Vec<SortValue>)> = Vec::with_capacity(query.limit + 1);
+    let mut hits: Vec<(i64, String, String, i64, Vec<SortValue>)> =
+        Vec::with_capacity(query.limit + 1);
     while let Some(row) = rows.next().map_err(db)? {
         let mut values = Vec::with_capacity(keys.len());
         for n in 0..keys.len() {
@@ -429,9 +448,7 @@ pub(super) fn search(conn: &Connection, scope: &Scope, query: &SearchQuery, coun
     };
 
     let mut docs = conn
-        .prepare_cached(
-            "SELECT doc, links FROM item_docs WHERE rowid = ?1",
-        )
+        .prepare_cached("SELECT doc, links FROM item_docs WHERE rowid = ?1")
         .map_err(db)?;
     let mut items = Vec::with_capacity(hits.len());
     for (rowid, collection, id, updated, _) in hits {
@@ -460,9 +477,14 @@ fn spatial_conditions(plan: &mut Plan, spatial: &Spatial) -> Result<()> {
     let mut overlap = Vec::new();
     let mut inside = Vec::new();
     for b in &envelopes {
-        let [w, s, e, n] = [b.minx, b.miny, b.maxx, b.maxy].map(|v| plan.sql.param(SqlValue::Real(v)));
-        overlap.push(format!("(r.minx <= {e} AND r.maxx >= {w} AND r.miny <= {n} AND r.maxy >= {s})"));
-        inside.push(format!("(r.minx >= {w} AND r.maxx <= {e} AND r.miny >= {s} AND r.maxy <= {n})"));
+        let [w, s, e, n] =
+            [b.minx, b.miny, b.maxx, b.maxy].map(|v| plan.sql.param(SqlValue::Real(v)));
+        overlap.push(format!(
+            "(r.minx <= {e} AND r.maxx >= {w} AND r.miny <= {n} AND r.maxy >= {s})"
+        ));
+        inside.push(format!(
+            "(r.minx >= {w} AND r.maxx <= {e} AND r.miny >= {s} AND r.maxy <= {n})"
+        ));
     }
     plan.conditions.push(format!("({})", overlap.join(" OR ")));
     let (geometry, shortcut) = match spatial {
@@ -485,9 +507,8 @@ fn spatial_conditions(plan: &mut Plan, spatial: &Spatial) -> Result<()> {
     };
     let wkb = plan.sql.param(SqlValue::Blob(geometry));
     let op = plan.sql.param(SqlValue::Text("s_intersects".into()));
-    let exact = format!(
-        "tl_spatial({op}, (SELECT geom FROM item_props WHERE rowid = i.rowid), {wkb})"
-    );
+    let exact =
+        format!("tl_spatial({op}, (SELECT geom FROM item_props WHERE rowid = i.rowid), {wkb})");
     plan.conditions.push(match shortcut {
         Some(inside) => format!("({inside} OR {exact})"),
         None => exact,

@@ -36,16 +36,25 @@ fn access_text(access: &Access) -> String {
 }
 
 /// Creates or replaces a collection.
-pub fn put_collection(conn: &mut Connection, c: &CollectionDoc, mode: WriteMode) -> Result<WriteSummary> {
+pub fn put_collection(
+    conn: &mut Connection,
+    c: &CollectionDoc,
+    mode: WriteMode,
+) -> Result<WriteSummary> {
     let tx = conn.transaction().map_err(db)?;
     let exists = tx
-        .query_row("SELECT 1 FROM collections WHERE id = ?1", [&c.id], |_| Ok(()))
+        .query_row("SELECT 1 FROM collections WHERE id = ?1", [&c.id], |_| {
+            Ok(())
+        })
         .optional()
         .map_err(db)?
         .is_some();
     match (exists, mode) {
         (true, WriteMode::Create) => {
-            return Err(CatalogError::Conflict(format!("collection '{}' already exists", c.id)));
+            return Err(CatalogError::Conflict(format!(
+                "collection '{}' already exists",
+                c.id
+            )));
         }
         (false, WriteMode::Replace) => return Err(CatalogError::CollectionNotFound(c.id.clone())),
         _ => {}
@@ -66,9 +75,15 @@ pub fn put_collection(conn: &mut Connection, c: &CollectionDoc, mode: WriteMode)
     .map_err(db)?;
     tx.commit().map_err(db)?;
     Ok(if exists {
-        WriteSummary { inserted: 0, updated: 1 }
+        WriteSummary {
+            inserted: 0,
+            updated: 1,
+        }
     } else {
-        WriteSummary { inserted: 1, updated: 0 }
+        WriteSummary {
+            inserted: 1,
+            updated: 0,
+        }
     })
 }
 
@@ -85,7 +100,9 @@ pub fn delete_collection(conn: &mut Connection, id: &str) -> Result<bool> {
     ] {
         tx.execute(sql, [id]).map_err(db)?;
     }
-    let n = tx.execute("DELETE FROM collections WHERE id = ?1", [id]).map_err(db)?;
+    let n = tx
+        .execute("DELETE FROM collections WHERE id = ?1", [id])
+        .map_err(db)?;
     tx.commit().map_err(db)?;
     Ok(n > 0)
 }
@@ -105,7 +122,8 @@ pub fn delete_item(conn: &mut Connection, collection: &str, id: &str) -> Result<
         return Ok(false);
     };
     remove_rows(&tx, rowid)?;
-    tx.execute("DELETE FROM items WHERE rowid = ?1", [rowid]).map_err(db)?;
+    tx.execute("DELETE FROM items WHERE rowid = ?1", [rowid])
+        .map_err(db)?;
     tx.commit().map_err(db)?;
     Ok(true)
 }
@@ -118,7 +136,10 @@ fn remove_rows(tx: &Transaction, rowid: i64) -> Result<()> {
         "DELETE FROM items_rtree WHERE id = ?1",
         "DELETE FROM items_fts WHERE rowid = ?1",
     ] {
-        tx.prepare_cached(sql).map_err(db)?.execute([rowid]).map_err(db)?;
+        tx.prepare_cached(sql)
+            .map_err(db)?
+            .execute([rowid])
+            .map_err(db)?;
     }
     Ok(())
 }
@@ -133,14 +154,20 @@ struct BatchStats {
 }
 
 /// Writes a batch of items in one transaction.
-pub fn put_items(conn: &mut Connection, items: &[ItemDoc], mode: WriteMode) -> Result<WriteSummary> {
+pub fn put_items(
+    conn: &mut Connection,
+    items: &[ItemDoc],
+    mode: WriteMode,
+) -> Result<WriteSummary> {
     let tx = conn.transaction().map_err(db)?;
     let mut summary = WriteSummary::default();
     let mut stats: HashMap<&str, BatchStats> = HashMap::new();
     let mut known: HashSet<&str> = HashSet::new();
     let now = write_time();
     {
-        let mut has_collection = tx.prepare_cached("SELECT 1 FROM collections WHERE id = ?1").map_err(db)?;
+        let mut has_collection = tx
+            .prepare_cached("SELECT 1 FROM collections WHERE id = ?1")
+            .map_err(db)?;
         let mut find = tx
             .prepare_cached("SELECT rowid FROM items WHERE collection = ?1 AND id = ?2")
             .map_err(db)?;
@@ -155,13 +182,17 @@ pub fn put_items(conn: &mut Connection, items: &[ItemDoc], mode: WriteMode) -> R
             )
             .map_err(db)?;
         let mut props = tx
-            .prepare_cached("INSERT INTO item_props (rowid, geom, properties) VALUES (?1, ?2, jsonb(?3))")
+            .prepare_cached(
+                "INSERT INTO item_props (rowid, geom, properties) VALUES (?1, ?2, jsonb(?3))",
+            )
             .map_err(db)?;
         let mut docs = tx
             .prepare_cached("INSERT INTO item_docs (rowid, doc, links) VALUES (?1, ?2, ?3)")
             .map_err(db)?;
         let mut rtree = tx
-            .prepare_cached("INSERT INTO items_rtree (id, minx, maxx, miny, maxy) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .prepare_cached(
+                "INSERT INTO items_rtree (id, minx, maxx, miny, maxy) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
             .map_err(db)?;
         let mut fts = tx
             .prepare_cached("INSERT INTO items_fts (rowid, text) VALUES (?1, ?2)")
@@ -169,7 +200,12 @@ pub fn put_items(conn: &mut Connection, items: &[ItemDoc], mode: WriteMode) -> R
 
         for item in items {
             if !known.contains(item.collection.as_str()) {
-                if has_collection.query_row([&item.collection], |_| Ok(())).optional().map_err(db)?.is_none() {
+                if has_collection
+                    .query_row([&item.collection], |_| Ok(()))
+                    .optional()
+                    .map_err(db)?
+                    .is_none()
+                {
                     return Err(CatalogError::CollectionNotFound(item.collection.clone()));
                 }
                 known.insert(item.collection.as_str());
@@ -201,19 +237,33 @@ pub fn put_items(conn: &mut Connection, items: &[ItemDoc], mode: WriteMode) -> R
                 }
                 (None, _) => {
                     insert
-                        .execute(params![item.collection, item.id, item.datetime, item.start, item.end, now])
+                        .execute(params![
+                            item.collection,
+                            item.id,
+                            item.datetime,
+                            item.start,
+                            item.end,
+                            now
+                        ])
                         .map_err(db)?;
                     summary.inserted += 1;
                     tx.last_insert_rowid()
                 }
             };
             props
-                .execute(params![rowid, item.footprint.as_ref().map(|f| &f.wkb), item.properties])
+                .execute(params![
+                    rowid,
+                    item.footprint.as_ref().map(|f| &f.wkb),
+                    item.properties
+                ])
                 .map_err(db)?;
-            docs.execute(params![rowid, item.doc, item.links]).map_err(db)?;
+            docs.execute(params![rowid, item.doc, item.links])
+                .map_err(db)?;
             if let Some(fp) = &item.footprint {
                 let b = fp.bounds;
-                rtree.execute(params![rowid, b.minx, b.maxx, b.miny, b.maxy]).map_err(db)?;
+                rtree
+                    .execute(params![rowid, b.minx, b.maxx, b.miny, b.maxy])
+                    .map_err(db)?;
             }
             if !item.text.is_empty() {
                 fts.execute(params![rowid, item.text]).map_err(db)?;
@@ -242,11 +292,15 @@ pub fn put_items(conn: &mut Connection, items: &[ItemDoc], mode: WriteMode) -> R
             .prepare_cached("INSERT OR IGNORE INTO collection_properties (collection, name, type) VALUES (?1, ?2, ?3)")
             .map_err(db)?;
         for (collection, s) in &stats {
-            spans.execute(params![collection, s.max_before, s.max_after, now]).map_err(db)?;
+            spans
+                .execute(params![collection, s.max_before, s.max_after, now])
+                .map_err(db)?;
             for (name, bits) in &s.properties {
                 for kind in JsonType::ALL {
                     if bits & (1u8 << (kind as u8)) != 0 {
-                        props.execute(params![collection, name, kind.as_str()]).map_err(db)?;
+                        props
+                            .execute(params![collection, name, kind.as_str()])
+                            .map_err(db)?;
                     }
                 }
             }
