@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Items written per transaction.
@@ -151,7 +152,6 @@ pub fn ingest(
     let known: HashSet<String> = existing.collections.into_iter().map(|c| c.id).collect();
     let state = Mutex::new(WriterState {
         known,
-        batch: Vec::with_capacity(options.batch),
         report: &mut report,
     });
 
@@ -164,7 +164,12 @@ pub fn ingest(
 
     let (line_tx, line_rx) = bounded::<(u64, Vec<Line>)>(options.parsers * 4);
     let (parsed_tx, parsed_rx) = bounded::<Parsed>(options.parsers * 4);
-    std::thread::scope(|scope| -> Result<()> {
+    // One batch may wait while the previous one is being written, so that
+    // parsing and writing overlap.
+    let (batch_tx, batch_rx) = bounded::<Vec<ItemDoc>>(1);
+    let written = AtomicU64::new(0);
+    let rejected = AtomicU64::new(0);
+    let items = std::thread::scope(|scope| -> Result<WriteSummary> {
         for _ in 0..options.parsers.max(1) {
             let rx = line_rx.clone();
             let tx = parsed_tx.clone();
@@ -173,26 +178,48 @@ pub fn ingest(
         drop(parsed_tx);
         drop(line_rx);
         let reader = scope.spawn(move || read_sources(item_sources, line_tx));
-        let written = write_loop(parsed_rx, store, rt, &state, options, progress);
+        let (written, rejected) = (&written, &rejected);
+        let writer = scope.spawn(move || -> Result<WriteSummary> {
+            let mut total = WriteSummary::default();
+            for batch in batch_rx {
+                let w = rt.block_on(store.put_items(batch, WriteMode::Upsert))?;
+                total.inserted += w.inserted;
+                total.updated += w.updated;
+                written.fetch_add(w.inserted + w.updated, Ordering::Relaxed);
+                progress.items(
+                    written.load(Ordering::Relaxed),
+                    rejected.load(Ordering::Relaxed),
+                );
+            }
+            Ok(total)
+        });
+        let collected = collect_batches(parsed_rx, &state, options, batch_tx, rejected);
         let read = reader
             .join()
             .map_err(|_| CatalogError::Storage("the input reader panicked".into()))?;
-        written.and(read)
+        let items = writer
+            .join()
+            .map_err(|_| CatalogError::Storage("the ingest writer panicked".into()))?;
+        // A write error explains a stopped pipeline better than its consequences.
+        let items = items?;
+        collected.and(read)?;
+        Ok(items)
     })?;
-    let mut st = state
+    let st = state
         .into_inner()
         .map_err(|_| CatalogError::Storage("ingest state poisoned".into()))?;
-    flush(&mut st, store, rt)?;
+    drop(st);
+    report.items.inserted += items.inserted;
+    report.items.updated += items.updated;
     progress.items(
-        st.report.items.inserted + st.report.items.updated,
-        st.report.rejected,
+        report.items.inserted + report.items.updated,
+        report.rejected,
     );
     Ok(report)
 }
 
 struct WriterState<'a> {
     known: HashSet<String>,
-    batch: Vec<ItemDoc>,
     report: &'a mut IngestReport,
 }
 
@@ -619,61 +646,57 @@ fn parse_worker(rx: Receiver<(u64, Vec<Line>)>, tx: Sender<Parsed>) {
     }
 }
 
-/// Receives parsed chunks, restores their order, writes batches.
-fn write_loop(
+/// Receives parsed chunks, restores their order, and hands full batches to
+/// the writer.
+fn collect_batches(
     rx: Receiver<Parsed>,
-    store: &SharedCatalog,
-    rt: &tokio::runtime::Handle,
     state: &Mutex<WriterState>,
     options: &IngestOptions,
-    progress: &dyn Progress,
+    batches: Sender<Vec<ItemDoc>>,
+    rejected: &AtomicU64,
 ) -> Result<()> {
     let mut pending: HashMap<u64, Parsed> = HashMap::new();
     let mut next = 0u64;
+    let mut batch = Vec::with_capacity(options.batch);
+    let mut st = state
+        .lock()
+        .map_err(|_| CatalogError::Storage("ingest state poisoned".into()))?;
     for parsed in rx {
         pending.insert(parsed.seq, parsed);
         while let Some(chunk) = pending.remove(&next) {
             next += 1;
-            let mut st = state
-                .lock()
-                .map_err(|_| CatalogError::Storage("ingest state poisoned".into()))?;
             for (source, number, result) in chunk.results {
-                let where_ = if number > 0 {
-                    format!("{source}:{number}")
-                } else {
-                    source.to_string()
+                let place = || {
+                    if number > 0 {
+                        format!("{source}:{number}")
+                    } else {
+                        source.to_string()
+                    }
                 };
                 match result {
-                    Ok(doc) if st.known.contains(&doc.collection) => st.batch.push(doc),
+                    Ok(doc) if st.known.contains(&doc.collection) => batch.push(doc),
                     Ok(doc) => {
                         let reason = format!(
                             "collection '{}' does not exist; ingest the collection first",
                             doc.collection
                         );
-                        st.report.reject(where_, Some(doc.id), reason);
+                        st.report.reject(place(), Some(doc.id), reason);
                     }
-                    Err((id, reason)) => st.report.reject(where_, id, reason),
+                    Err((id, reason)) => st.report.reject(place(), id, reason),
                 }
             }
-            if st.batch.len() >= options.batch {
-                flush(&mut st, store, rt)?;
-                progress.items(
-                    st.report.items.inserted + st.report.items.updated,
-                    st.report.rejected,
-                );
+            rejected.store(st.report.rejected, Ordering::Relaxed);
+            if batch.len() >= options.batch {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(options.batch));
+                if batches.send(full).is_err() {
+                    // The writer stopped on an error; it reports it.
+                    return Ok(());
+                }
             }
         }
     }
-    Ok(())
-}
-
-fn flush(st: &mut WriterState, store: &SharedCatalog, rt: &tokio::runtime::Handle) -> Result<()> {
-    if st.batch.is_empty() {
-        return Ok(());
+    if !batch.is_empty() {
+        let _ = batches.send(batch);
     }
-    let batch = std::mem::take(&mut st.batch);
-    let written = rt.block_on(store.put_items(batch, WriteMode::Upsert))?;
-    st.report.items.inserted += written.inserted;
-    st.report.items.updated += written.updated;
     Ok(())
 }

@@ -9,7 +9,7 @@
 use super::datetime::{Micros, parse_item_datetime};
 use super::error::{CatalogError, Result};
 use super::geometry::{Bounds, Footprint};
-use super::href::Base;
+use super::href::{Base, is_absolute};
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -100,9 +100,9 @@ pub struct ItemDoc {
     pub end: Micros,
     /// The footprint, `None` for items with a null geometry.
     pub footprint: Option<Footprint>,
-    /// The `properties` object, as JSON text (stores index it for filters).
+    /// The `properties` object, as JSON text.
     pub properties: String,
-    /// The item without `links`, as a JSON object text.
+    /// The item without `properties` and `links`, as a JSON object text.
     pub doc: String,
     /// The links the server does not generate (license, via, …), as a JSON array text.
     pub links: String,
@@ -189,21 +189,76 @@ pub fn check_id(id: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The temporal and text-search properties, read from the `properties` object.
-#[derive(Deserialize, Default)]
-struct KnownProperties<'a> {
-    #[serde(borrow, default)]
+/// What the catalogue reads from `properties`, gathered in one pass: the
+/// temporal and text-search members, and every member's name and type.
+#[derive(Default)]
+struct PropertiesScan<'a> {
     datetime: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     start_datetime: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     end_datetime: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     title: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
     description: Option<Cow<'a, str>>,
-    #[serde(default)]
-    keywords: Option<Vec<String>>,
+    keywords: Vec<String>,
+    types: Vec<(String, JsonType)>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for PropertiesScan<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PropertiesScan<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut scan = PropertiesScan::default();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    let kind = match key.as_ref() {
+                        "datetime" | "start_datetime" | "end_datetime" | "title"
+                        | "description" => {
+                            let value: Option<Cow<'de, str>> = map.next_value().map_err(|_| {
+                                de::Error::custom(format!(
+                                    "properties.{key} must be a string or null"
+                                ))
+                            })?;
+                            let kind = if value.is_some() {
+                                JsonType::String
+                            } else {
+                                JsonType::Null
+                            };
+                            match key.as_ref() {
+                                "datetime" => scan.datetime = value,
+                                "start_datetime" => scan.start_datetime = value,
+                                "end_datetime" => scan.end_datetime = value,
+                                "title" => scan.title = value,
+                                _ => scan.description = value,
+                            }
+                            kind
+                        }
+                        "keywords" => {
+                            let value: Option<Vec<String>> = map.next_value().map_err(|_| {
+                                de::Error::custom("properties.keywords must be an array of strings")
+                            })?;
+                            let kind = if value.is_some() {
+                                JsonType::Array
+                            } else {
+                                JsonType::Null
+                            };
+                            scan.keywords = value.unwrap_or_default();
+                            kind
+                        }
+                        _ => JsonType::of_raw(map.next_value::<&'de RawValue>()?),
+                    };
+                    scan.types.push((key.into_owned(), kind));
+                }
+                Ok(scan)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 fn property_time(value: &Option<Cow<str>>, name: &str) -> Result<Option<Micros>> {
@@ -265,9 +320,10 @@ pub fn parse_item(json: &str, ctx: &ItemContext) -> Result<ItemDoc> {
 
     // Properties.
     let properties_raw = required("properties")?;
-    let property_members: Members = serde_json::from_str(properties_raw.get())
-        .map_err(|_| CatalogError::object("properties must be a JSON object"))?;
-    let known: KnownProperties = serde_json::from_str(properties_raw.get())
+    if !properties_raw.get().starts_with('{') {
+        return Err(CatalogError::object("properties must be a JSON object"));
+    }
+    let known: PropertiesScan = serde_json::from_str(properties_raw.get())
         .map_err(|e| CatalogError::object(format!("properties: {e}")))?;
     let datetime = property_time(&known.datetime, "datetime")?;
     let start = property_time(&known.start_datetime, "start_datetime")?;
@@ -286,11 +342,7 @@ pub fn parse_item(json: &str, ctx: &ItemContext) -> Result<ItemDoc> {
             ));
         }
     };
-    let property_types = property_members
-        .0
-        .iter()
-        .map(|(k, v)| (k.to_string(), JsonType::of_raw(v)))
-        .collect();
+    let property_types = known.types;
     let mut text = String::new();
     for part in [known.title.as_deref(), known.description.as_deref()]
         .into_iter()
@@ -299,7 +351,7 @@ pub fn parse_item(json: &str, ctx: &ItemContext) -> Result<ItemDoc> {
         text.push_str(part);
         text.push('\n');
     }
-    for keyword in known.keywords.iter().flatten() {
+    for keyword in &known.keywords {
         text.push_str(keyword);
         text.push('\n');
     }
@@ -312,8 +364,9 @@ pub fn parse_item(json: &str, ctx: &ItemContext) -> Result<ItemDoc> {
     let assets_raw = required("assets")?;
     let assets = resolved_assets(assets_raw, ctx.base.as_ref())?;
 
-    // Reassemble: original member order, without links, with the collection
-    // set and a bbox computed when the item had none.
+    // Reassemble: original member order, without properties and links (stores
+    // keep those apart), with the collection set and a bbox computed when the
+    // item had none.
     let mut doc = String::with_capacity(json.len());
     doc.push('{');
     let mut first = true;
@@ -330,7 +383,7 @@ pub fn parse_item(json: &str, ctx: &ItemContext) -> Result<ItemDoc> {
     let mut wrote_collection = false;
     for (key, raw) in &members.0 {
         match key.as_ref() {
-            "links" => {}
+            "links" | "properties" => {}
             "collection" => {
                 push(&mut doc, key, &collection_json);
                 wrote_collection = true;
@@ -398,8 +451,50 @@ pub fn kept_links(raw: &RawValue, base: Option<&Base>) -> Result<String> {
     Ok(out)
 }
 
+/// True when every `"href"` member in a JSON text has a value that needs no
+/// resolving (absolute, or no base to resolve against). Conservative: any
+/// doubt (escapes, odd spacing) answers false and the caller parses.
+fn hrefs_are_absolute(json: &str) -> bool {
+    let bytes = json.as_bytes();
+    let finder = memchr::memmem::Finder::new(b"\"href\"");
+    for at in finder.find_iter(bytes) {
+        let mut i = at + 6;
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b':') {
+            continue; // "href" as a value, not a key
+        }
+        i += 1;
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'"') {
+            return false;
+        }
+        let start = i + 1;
+        let Some(len) = memchr::memchr2(b'"', b'\\', &bytes[start..]) else {
+            return false;
+        };
+        if bytes[start + len] == b'\\' {
+            return false;
+        }
+        match std::str::from_utf8(&bytes[start..start + len]) {
+            Ok(href) if is_absolute(href) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Returns the assets object with relative hrefs made absolute.
 fn resolved_assets(raw: &RawValue, base: Option<&Base>) -> Result<String> {
+    if !raw.get().starts_with('{') {
+        return Err(CatalogError::object("assets must be a JSON object"));
+    }
+    if base.is_none() || hrefs_are_absolute(raw.get()) {
+        return Ok(raw.get().to_string());
+    }
     #[derive(Deserialize)]
     struct AssetRef<'a> {
         #[serde(borrow)]
@@ -477,7 +572,7 @@ mod tests {
         assert_eq!(doc.collection, "c");
         let v: serde_json::Value = serde_json::from_str(&doc.doc).unwrap();
         assert_eq!(v["bbox"], serde_json::json!([0.0, 0.0, 1.0, 1.0]));
-        assert_eq!(v["properties"]["eo:cloud_cover"], 3);
+        assert!(v.get("properties").is_none());
         assert!(v.get("links").is_none());
         assert_eq!(doc.text, "Toulouse\n");
         assert!(
@@ -501,6 +596,15 @@ mod tests {
         let links: serde_json::Value = serde_json::from_str(&doc.links).unwrap();
         assert_eq!(links.as_array().unwrap().len(), 1);
         assert_eq!(links[0]["href"], "https://example.org/stac/LICENSE");
+    }
+
+    #[test]
+    fn absolute_href_scan() {
+        assert!(hrefs_are_absolute(
+            r#"{"a":{"href":"https://x/y","title":"href"},"b":{"href" : "/abs"}}"#
+        ));
+        assert!(!hrefs_are_absolute(r#"{"a":{"href":"rel/y"}}"#));
+        assert!(!hrefs_are_absolute(r#"{"a":{"href":"https://x/\u0041"}}"#));
     }
 
     #[test]

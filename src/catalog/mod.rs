@@ -70,8 +70,10 @@ pub struct StoredItem {
     pub collection: String,
     /// Item id.
     pub id: String,
-    /// The item without `links` (a JSON object text).
+    /// The item without `properties` and `links` (a JSON object text).
     pub doc: String,
+    /// The `properties` object text.
+    pub properties: String,
     /// Kept links as a JSON array text.
     pub links: String,
     /// Last write time (microseconds), for caches and ETags.
@@ -82,15 +84,19 @@ impl StoredItem {
     /// The complete item JSON, with `links` made of `generated` (a comma-separated
     /// list of link objects, possibly empty) followed by the stored links.
     pub fn to_json(&self, generated: &str) -> String {
-        let mut out =
-            String::with_capacity(self.doc.len() + self.links.len() + generated.len() + 16);
+        let mut out = String::with_capacity(
+            self.doc.len() + self.properties.len() + self.links.len() + generated.len() + 32,
+        );
         let body = self.doc.trim_end();
         let body = body.strip_suffix('}').unwrap_or(body);
         out.push_str(body);
         if body.trim_end().len() > 1 {
             out.push(',');
         }
-        out.push_str("\"links\":[");
+        out.push_str("\"properties\":");
+        out.push_str(&self.properties);
+        out.push_str(",\"links\":[");
+
         out.push_str(generated);
         let stored = self.links.trim();
         let stored_inner = stored

@@ -37,7 +37,6 @@ CREATE TABLE items (
 );
 CREATE INDEX items_datetime ON items (datetime, collection, id);
 CREATE INDEX items_collection_datetime ON items (collection, datetime, id);
-CREATE INDEX items_collection_end ON items (collection, end_dt);
 
 CREATE TABLE item_props (
     rowid       INTEGER PRIMARY KEY,

@@ -448,17 +448,21 @@ pub(super) fn search(
     };
 
     let mut docs = conn
-        .prepare_cached("SELECT doc, links FROM item_docs WHERE rowid = ?1")
+        .prepare_cached(
+            "SELECT d.doc, d.links, json(p.properties) FROM item_docs d JOIN item_props p ON p.rowid = d.rowid WHERE d.rowid = ?1",
+        )
+
         .map_err(db)?;
     let mut items = Vec::with_capacity(hits.len());
     for (rowid, collection, id, updated, _) in hits {
-        let (doc, links) = docs
-            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?)))
+        let (doc, links, properties) = docs
+            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(db)?;
         items.push(StoredItem {
             collection,
             id,
             doc,
+            properties,
             links,
             updated,
         });
