@@ -143,7 +143,7 @@ async fn open_store(config: &Config) -> Result<SharedCatalog> {
     let catalog = crate::catalog::open(&config.store.url, &store_options(config)).await?;
     let files = shipped::read(config.catalog.collections_dir.as_deref())?;
     let written = shipped::install(&catalog, &files).await?;
-    tracing::info!(store = %catalog.describe(), collections = files.len(), updated = written, "store ready");
+    tracing::info!(store = %catalog.describe(), collections = files.len(), inserted = written, "store ready");
     Ok(catalog)
 }
 

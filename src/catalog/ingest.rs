@@ -122,14 +122,13 @@ struct Line {
     ctx: Arc<ItemContext>,
 }
 
-/// A parsed chunk, tagged with its order.
+/// Why a line was rejected: the item's id when it could be read, and the reason.
+type Rejected = (Option<String>, String);
+
+/// A parsed chunk, tagged with its order: source, line number, outcome.
 struct Parsed {
     seq: u64,
-    results: Vec<(
-        Arc<str>,
-        usize,
-        std::result::Result<ItemDoc, (Option<String>, String)>,
-    )>,
+    results: Vec<(Arc<str>, usize, std::result::Result<ItemDoc, Rejected>)>,
 }
 
 /// Runs an ingest of `inputs` into `store`. Must be called outside the async
@@ -231,6 +230,12 @@ enum Source {
         gz: bool,
         ctx: Arc<ItemContext>,
     },
+    /// Newline-delimited items on stdin, streamed (its first line already read).
+    Stdin {
+        first: String,
+        reader: BufReader<std::io::Stdin>,
+        ctx: Arc<ItemContext>,
+    },
     /// Items already in memory (from an ItemCollection or a single Item file).
     Docs {
         name: String,
@@ -270,27 +275,38 @@ fn discover(
         })
     };
     if input == "-" {
-        // One JSON document, or newline-delimited items.
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
+        // Newline-delimited items (streamed), or one JSON document.
+        let mut reader = BufReader::new(std::io::stdin());
+        let mut first = String::new();
+        while first.trim().is_empty() {
+            first.clear();
+            if reader.read_line(&mut first)? == 0 {
+                return Ok(());
+            }
+        }
+        if serde_json::from_str::<Value>(&first)
+            .is_ok_and(|v| v.is_object() && v.get("type") == Some(&Value::String("Feature".into())))
+        {
+            items.push(Source::Stdin {
+                first,
+                reader,
+                ctx: ctx(None, None),
+            });
+            return Ok(());
+        }
+        let mut text = first;
+        reader.read_to_string(&mut text)?;
         let here = std::env::current_dir()?.join("stdin");
         match serde_json::from_str::<Value>(&text) {
             Ok(v) if v.is_object() => {
                 return document(&here, v, true, options, store, rt, state, items);
             }
-            _ => {
-                let docs = text
-                    .lines()
-                    .enumerate()
-                    .filter(|(_, l)| !l.trim().is_empty())
-                    .map(|(i, l)| (i + 1, l.to_string()))
-                    .collect();
-                items.push(Source::Docs {
-                    name: "stdin".into(),
-                    docs,
-                    ctx: ctx(None, None),
-                });
-            }
+            _ => reject(
+                state,
+                "stdin".into(),
+                None,
+                "not a JSON document nor newline-delimited items".into(),
+            ),
         }
         return Ok(());
     }
@@ -590,40 +606,61 @@ fn read_sources(sources: Vec<Source>, tx: Sender<(u64, Vec<Line>)>) -> Result<()
                 } else {
                     Box::new(file)
                 };
-                let mut reader = BufReader::with_capacity(1 << 20, reader);
-                let mut chunk = Vec::with_capacity(CHUNK);
-                let mut number = 0;
-                loop {
-                    let mut text = String::new();
-                    let n = reader.read_line(&mut text).map_err(|e| {
-                        CatalogError::Io(std::io::Error::new(e.kind(), format!("{name}: {e}")))
-                    })?;
-                    if n == 0 {
-                        break;
-                    }
-                    number += 1;
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    chunk.push(Line {
-                        source: name.clone(),
-                        number,
-                        text,
-                        ctx: ctx.clone(),
-                    });
-                    if chunk.len() == CHUNK
-                        && !send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
-                    {
-                        return Ok(());
-                    }
+                let reader = BufReader::with_capacity(1 << 20, reader);
+                if !read_lines(reader, None, name, ctx, &mut send)? {
+                    return Ok(());
                 }
-                if !chunk.is_empty() && !send(chunk) {
+            }
+            Source::Stdin { first, reader, ctx } => {
+                if !read_lines(reader, Some(first), "stdin".into(), ctx, &mut send)? {
                     return Ok(());
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Sends the lines of a reader in chunks; false when the receiver is gone.
+fn read_lines(
+    mut reader: impl BufRead,
+    first: Option<String>,
+    name: Arc<str>,
+    ctx: Arc<ItemContext>,
+    send: &mut impl FnMut(Vec<Line>) -> bool,
+) -> Result<bool> {
+    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut number = 0;
+    let mut pending_first = first;
+    loop {
+        let text = match pending_first.take() {
+            Some(line) => line,
+            None => {
+                let mut text = String::new();
+                let n = reader.read_line(&mut text).map_err(|e| {
+                    CatalogError::Io(std::io::Error::new(e.kind(), format!("{name}: {e}")))
+                })?;
+                if n == 0 {
+                    break;
+                }
+                text
+            }
+        };
+        number += 1;
+        if text.trim().is_empty() {
+            continue;
+        }
+        chunk.push(Line {
+            source: name.clone(),
+            number,
+            text,
+            ctx: ctx.clone(),
+        });
+        if chunk.len() == CHUNK && !send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))) {
+            return Ok(false);
+        }
+    }
+    Ok(chunk.is_empty() || send(chunk))
 }
 
 fn parse_worker(rx: Receiver<(u64, Vec<Line>)>, tx: Sender<Parsed>) {
@@ -674,7 +711,17 @@ fn collect_batches(
                     }
                 };
                 match result {
-                    Ok(doc) if st.known.contains(&doc.collection) => batch.push(doc),
+                    Ok(doc) if st.known.contains(&doc.collection) => {
+                        batch.push(doc);
+                        if batch.len() >= options.batch {
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(options.batch));
+                            if batches.send(full).is_err() {
+                                // The writer stopped on an error; it reports it.
+                                return Ok(());
+                            }
+                        }
+                    }
                     Ok(doc) => {
                         let reason = format!(
                             "collection '{}' does not exist; ingest the collection first",
@@ -686,13 +733,6 @@ fn collect_batches(
                 }
             }
             rejected.store(st.report.rejected, Ordering::Relaxed);
-            if batch.len() >= options.batch {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(options.batch));
-                if batches.send(full).is_err() {
-                    // The writer stopped on an error; it reports it.
-                    return Ok(());
-                }
-            }
         }
     }
     if !batch.is_empty() {

@@ -86,23 +86,33 @@ pub fn read(dir: Option<&Path>) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
-/// Checks and writes collections, skipping those stored unchanged. Returns
-/// how many were written.
+/// Checks every collection file, then inserts those missing from the store.
+/// A stored collection is never overwritten (an operator may have edited it
+/// through the Transactions extension); a difference is logged. Returns how
+/// many were inserted.
 pub async fn install(catalog: &SharedCatalog, files: &[(String, String)]) -> Result<usize> {
     let mut docs = Vec::new();
     for (name, json) in files {
         docs.push(check(name, json)?);
     }
-    let mut written = 0;
+    let mut inserted = 0;
     for doc in docs {
-        let stored = catalog.collection(&Scope::All, &doc.id).await?;
-        if stored.is_some_and(|s| s.doc == doc.doc && s.links == doc.links) {
-            continue;
+        match catalog.collection(&Scope::All, &doc.id).await? {
+            Some(stored) => {
+                if stored.doc != doc.doc || stored.links != doc.links {
+                    tracing::info!(
+                        collection = %doc.id,
+                        "the stored collection differs from its definition file; keeping the stored one"
+                    );
+                }
+            }
+            None => {
+                catalog.put_collection(doc, WriteMode::Create).await?;
+                inserted += 1;
+            }
         }
-        catalog.put_collection(doc, WriteMode::Upsert).await?;
-        written += 1;
     }
-    Ok(written)
+    Ok(inserted)
 }
 
 #[cfg(test)]

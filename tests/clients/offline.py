@@ -6,13 +6,13 @@ from https://schemas.stacspec.org, https://stac-extensions.github.io, https://ge
 and http://json-schema.org. CI has no Internet, so this module
 
 * answers every schema URL from a local directory laid out as ``<host>/<path>``
-  (``$TUILERIE_SCHEMA_DIR``, default ``<repo>/../shared/schemas``); a schema that is not
+  (``$STAC_SCHEMA_DIR``, default ``<repo>/../shared/schemas``); a schema that is not
   in the directory raises :class:`SchemaNotStored` naming the URL and the file it looked
   for, instead of a network error;
 * refuses every other connection to a host that is not loopback (``localhost``,
   ``127.0.0.0/8``, ``::1``), at name-resolution time, so that asset hrefs such as
   ``https://data.example/...`` fail at once instead of waiting for DNS. Extra hosts can be
-  allowed with ``TUILERIE_ALLOWED_HOSTS=host1,host2``; the host of ``--root-url`` is
+  allowed with ``STAC_OFFLINE_ALLOWED_HOSTS=host1,host2``; the host of ``--root-url`` is
   allowed automatically by the command-line entry point.
 
 Patched functions (the only places where those tools fetch schemas):
@@ -86,7 +86,7 @@ class OfflineRefused(socket.gaierror):
 
 # --------------------------------------------------------------------------- schemas
 def schema_dir() -> str:
-    d = os.environ.get("TUILERIE_SCHEMA_DIR") or os.path.join(REPO_ROOT, "..", "shared", "schemas")
+    d = os.environ.get("STAC_SCHEMA_DIR") or os.path.join(REPO_ROOT, "..", "shared", "schemas")
     return os.path.normpath(os.path.abspath(d))
 
 
@@ -113,7 +113,7 @@ def load_schema(url: str) -> dict:
     if not os.path.isfile(path):
         raise SchemaNotStored(
             f"offline: schema {url} is not in the local store (looked for {path}); "
-            f"add it under {schema_dir()} or set TUILERIE_SCHEMA_DIR"
+            f"add it under {schema_dir()} or set STAC_SCHEMA_DIR"
         )
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
@@ -149,7 +149,7 @@ def _guarded_getaddrinfo(host, port, *args, **kwargs):  # noqa: ANN001, ANN202
             raise OfflineRefused(
                 socket.EAI_NONAME,
                 f"offline: connection to non-loopback host {name!r} refused "
-                "(tests/clients/offline.py; allow it with TUILERIE_ALLOWED_HOSTS)",
+                "(tests/clients/offline.py; allow it with STAC_OFFLINE_ALLOWED_HOSTS)",
             )
     return _orig_getaddrinfo(host, port, *args, **kwargs)
 
@@ -214,7 +214,7 @@ def _patch_pystac() -> None:
 def install(extra_allowed_hosts: Iterable[str] = ()) -> str:
     """Install all patches (idempotent). Returns the schema directory in use."""
     global _installed
-    allow_hosts(*[h for h in os.environ.get("TUILERIE_ALLOWED_HOSTS", "").split(",") if h.strip()])
+    allow_hosts(*[h for h in os.environ.get("STAC_OFFLINE_ALLOWED_HOSTS", "").split(",") if h.strip()])
     allow_hosts(*extra_allowed_hosts)
     if not _installed:
         if not os.path.isdir(schema_dir()):

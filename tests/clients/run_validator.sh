@@ -18,7 +18,7 @@
 #   SAV_EXTRA_ARGS    extra arguments appended last (a later single-valued option wins),
 #                     e.g. SAV_EXTRA_ARGS='--query-eq-value 12.5'
 #   SAV_LOG           also write the output to this file
-#   TUILERIE_SCHEMA_DIR, TUILERIE_ALLOWED_HOSTS: see offline.py
+#   STAC_SCHEMA_DIR, STAC_OFFLINE_ALLOWED_HOSTS: see offline.py
 #
 # The Query-extension values (--query-*) and --fields-nested-property are not hard-coded:
 # they are picked from the collection's first items so that every query the validator sends

@@ -126,7 +126,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn from_clause(&self) -> String {
+    fn tables(&self) -> String {
         let mut s = String::from("FROM items i");
         s.push_str(&self.joins);
         if self.sql.needs_props {
@@ -358,7 +358,7 @@ pub(super) fn search(
     let number_matched = if count {
         let sql = format!(
             "SELECT count(*) {}{}",
-            plan.from_clause(),
+            plan.tables(),
             plan.where_clause(None)
         );
         let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
@@ -405,7 +405,7 @@ pub(super) fn search(
     let sql = format!(
         "SELECT i.rowid, i.collection, i.id, i.updated, {} {}{} ORDER BY {} LIMIT {limit}",
         select.join(", "),
-        plan.from_clause(),
+        plan.tables(),
         plan.where_clause(after.as_deref()),
         order.join(", "),
     );

@@ -202,7 +202,7 @@ pub fn put_items(
         .map_err(db)?;
         let mut rtree = tx
             .prepare_cached(
-                "INSERT INTO temp.pending_boxes (id, minx, maxx, miny, maxy) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO temp.pending_boxes (id, minx, maxx, miny, maxy) VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .map_err(db)?;
         let mut fts = tx
@@ -267,7 +267,13 @@ pub fn put_items(
                                 .execute(params![rowid, item.datetime, item.start, item.end, now])
                                 .map_err(db)?;
                             remove_rows(&tx, rowid)?;
+                            // The same item earlier in this batch left a box pending.
+                            tx.prepare_cached("DELETE FROM temp.pending_boxes WHERE id = ?1")
+                                .map_err(db)?
+                                .execute([rowid])
+                                .map_err(db)?;
                             summary.updated += 1;
+
                             rowid
                         }
                     }
