@@ -14,7 +14,7 @@ use tuilerie::catalog::href::Base;
 use tuilerie::catalog::ingest::{IngestOptions, Silent, ingest};
 use tuilerie::catalog::sqlite::{SqliteCatalog, SqliteOptions};
 use tuilerie::catalog::{
-    Catalog, ItemContext, Scope, SharedCatalog, WriteMode, parse_collection, parse_item,
+    ItemContext, Scope, SharedCatalog, WriteMode, parse_collection, parse_item,
 };
 
 fn shared_stac() -> Option<PathBuf> {
