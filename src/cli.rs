@@ -2,7 +2,7 @@
 
 use crate::api::{self, AppState};
 use crate::catalog::ingest::{IngestOptions, IngestReport, Progress, ingest};
-use crate::catalog::sqlite::SqliteOptions;
+use crate::catalog::sqlite::{CountPolicy, SqliteOptions};
 use crate::catalog::{SharedCatalog, shipped};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -135,7 +135,12 @@ fn store_options(config: &Config) -> SqliteOptions {
         readers: config.store.readers,
         queue: config.store.queue,
         query_timeout: config.query_timeout(),
-        count: config.store.count,
+        count: match config.store.count.as_str() {
+            "exact" => CountPolicy::Exact,
+            "none" => CountPolicy::Never,
+            _ => CountPolicy::Auto(config.store.count_limit),
+        },
+        ..SqliteOptions::default()
     }
 }
 

@@ -72,8 +72,11 @@ pub struct StoreConfig {
     pub queue: usize,
     /// Time budget of one query, in milliseconds.
     pub query_timeout_ms: u64,
-    /// Compute `numberMatched` for searches.
-    pub count: bool,
+    /// `numberMatched` policy: `auto` (exact when the search is estimated to
+    /// match at most `count_limit` items), `exact` (always), `none`.
+    pub count: String,
+    /// Largest estimated match count that `auto` still counts.
+    pub count_limit: u64,
 }
 
 impl Default for StoreConfig {
@@ -83,7 +86,8 @@ impl Default for StoreConfig {
             readers: 4,
             queue: 256,
             query_timeout_ms: 10_000,
-            count: true,
+            count: "auto".into(),
+            count_limit: 2_000,
         }
     }
 }
@@ -189,6 +193,7 @@ pub const KEYS: &[&str] = &[
     "store.queue",
     "store.query_timeout_ms",
     "store.count",
+    "store.count_limit",
     "search.default_limit",
     "search.max_limit",
     "catalog.id",
@@ -224,14 +229,6 @@ where
     v.trim().parse::<T>().map_err(|e| e.to_string())
 }
 
-fn parse_bool(v: &str) -> Result<bool, String> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err("expected true or false".into()),
-    }
-}
-
 fn optional(v: &str) -> Option<String> {
     let v = v.trim();
     (!v.is_empty()).then(|| v.to_string())
@@ -249,7 +246,8 @@ impl Config {
             "store.readers" => self.store.readers = parse(value)?,
             "store.queue" => self.store.queue = parse(value)?,
             "store.query_timeout_ms" => self.store.query_timeout_ms = parse(value)?,
-            "store.count" => self.store.count = parse_bool(value)?,
+            "store.count" => self.store.count = value.trim().to_string(),
+            "store.count_limit" => self.store.count_limit = parse(value)?,
             "search.default_limit" => self.search.default_limit = parse(value)?,
             "search.max_limit" => self.search.max_limit = parse(value)?,
             "catalog.id" => self.catalog.id = value.to_string(),
@@ -331,6 +329,13 @@ impl Config {
         if self.store.readers == 0 {
             return Err(bad("store.readers", "0".into(), "must be at least 1"));
         }
+        if !matches!(self.store.count.as_str(), "auto" | "exact" | "none") {
+            return Err(bad(
+                "store.count",
+                self.store.count.clone(),
+                "must be auto, exact or none",
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(bad(
                 "log.format",
@@ -407,7 +412,7 @@ mod tests {
     fn every_key_is_settable() {
         for key in KEYS {
             let mut c = Config::default();
-            let value = if key.ends_with("count") { "true" } else { "1" };
+            let value = if key.ends_with("count") { "auto" } else { "1" };
             let r = c.set(key, value);
             assert!(r.is_ok() || !r.unwrap_err().contains("unknown"), "{key}");
         }

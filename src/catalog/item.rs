@@ -110,6 +110,9 @@ pub struct ItemDoc {
     pub text: String,
     /// Every property name with the type of its value.
     pub property_types: Vec<(String, JsonType)>,
+    /// `eo:cloud_cover`, when a number: the most used filter and sort of
+    /// optical imagery, which stores may keep in a column of its own.
+    pub cloud_cover: Option<f64>,
 }
 
 /// Where an item comes from: decides how relative hrefs resolve and which
@@ -199,6 +202,7 @@ struct PropertiesScan<'a> {
     title: Option<Cow<'a, str>>,
     description: Option<Cow<'a, str>>,
     keywords: Vec<String>,
+    cloud_cover: Option<f64>,
     types: Vec<(String, JsonType)>,
 }
 
@@ -235,6 +239,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for PropertiesScan<'a> {
                                 "end_datetime" => scan.end_datetime = value,
                                 "title" => scan.title = value,
                                 _ => scan.description = value,
+                            }
+                            kind
+                        }
+                        "eo:cloud_cover" => {
+                            let raw: &'de RawValue = map.next_value()?;
+                            let kind = JsonType::of_raw(raw);
+                            if kind == JsonType::Number {
+                                scan.cloud_cover = raw.get().parse().ok();
                             }
                             kind
                         }
@@ -415,6 +427,7 @@ pub fn parse_item(json: &str, ctx: &ItemContext) -> Result<ItemDoc> {
         links,
         text,
         property_types,
+        cloud_cover: known.cloud_cover,
     })
 }
 

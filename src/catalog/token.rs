@@ -32,6 +32,10 @@ pub struct Cursor {
     /// One value per sort key.
     #[serde(rename = "v")]
     pub values: Vec<SortValue>,
+    /// `numberMatched` of the first page, carried along so that later pages
+    /// need not count again.
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<u64>,
 }
 
 impl Cursor {
@@ -67,6 +71,7 @@ mod tests {
                 SortValue::Null,
                 SortValue::Real(1.5),
             ],
+            matched: Some(42),
         };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         assert!(Cursor::decode("%%%").is_err());

@@ -8,6 +8,7 @@ mod functions;
 mod pool;
 mod schema;
 mod search;
+mod stats;
 mod write;
 
 pub use write::write_time;
@@ -26,6 +27,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// When searches compute `numberMatched`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountPolicy {
+    /// Always, exactly.
+    Exact,
+    /// Exactly, when the search is estimated to match at most this many
+    /// items (or the count is known without counting); else omitted.
+    Auto(u64),
+    /// Never.
+    Never,
+}
+
 /// Tuning of the embedded store.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
@@ -35,8 +48,11 @@ pub struct SqliteOptions {
     pub queue: usize,
     /// Time budget of one query.
     pub query_timeout: Duration,
-    /// Compute `numberMatched` for searches.
-    pub count: bool,
+    /// When to compute `numberMatched`.
+    pub count: CountPolicy,
+    /// Searches expected to match at most this many items count them in the
+    /// same statement as the page (above, a separate count).
+    pub combine_below: u64,
 }
 
 impl Default for SqliteOptions {
@@ -45,7 +61,8 @@ impl Default for SqliteOptions {
             readers: 4,
             queue: 256,
             query_timeout: Duration::from_secs(10),
-            count: true,
+            count: CountPolicy::Auto(2_000),
+            combine_below: 5_000,
         }
     }
 }
@@ -67,6 +84,7 @@ pub(crate) struct CollectionMeta {
     pub id: String,
     pub max_before: i64,
     pub max_after: i64,
+    pub item_count: i64,
 }
 
 fn parse_access(text: &str) -> Access {
@@ -83,7 +101,9 @@ pub(crate) fn visible_collections(
     scope: &Scope,
 ) -> Result<(Vec<CollectionMeta>, usize)> {
     let mut stmt = conn
-        .prepare_cached("SELECT id, access, max_before, max_after FROM collections ORDER BY id")
+        .prepare_cached(
+            "SELECT id, access, max_before, max_after, item_count FROM collections ORDER BY id",
+        )
         .map_err(db)?;
     let mut rows = stmt.query([]).map_err(db)?;
     let mut out = Vec::new();
@@ -96,6 +116,7 @@ pub(crate) fn visible_collections(
                 id: row.get(0).map_err(db)?,
                 max_before: row.get(2).map_err(db)?,
                 max_after: row.get(3).map_err(db)?,
+                item_count: row.get(4).map_err(db)?,
             });
         }
     }
@@ -257,7 +278,7 @@ impl Catalog for SqliteCatalog {
             spatial_operators: true,
             temporal_operators: true,
             array_operators: true,
-            counts: self.options.count,
+            counts: self.options.count != CountPolicy::Never,
         }
     }
 
@@ -367,8 +388,8 @@ impl Catalog for SqliteCatalog {
     async fn search(&self, scope: &Scope, query: &SearchQuery) -> Result<ItemPage> {
         let scope = scope.clone();
         let query = query.clone();
-        let count = self.options.count;
-        self.read(move |conn| search::search(conn, &scope, &query, count))
+        let options = self.options.clone();
+        self.read(move |conn| search::search(conn, &scope, &query, &options))
             .await
     }
 

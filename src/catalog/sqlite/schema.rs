@@ -22,6 +22,8 @@ CREATE TABLE collections (
     -- turn a span-overlap test into a range on the datetime index.
     max_before  INTEGER NOT NULL DEFAULT 0,
     max_after   INTEGER NOT NULL DEFAULT 0,
+    -- Exact number of items (kept in the write transactions).
+    item_count  INTEGER NOT NULL DEFAULT 0,
     updated     INTEGER NOT NULL
 );
 
@@ -32,11 +34,20 @@ CREATE TABLE items (
     datetime    INTEGER NOT NULL,
     start_dt    INTEGER NOT NULL,
     end_dt      INTEGER NOT NULL,
+    -- Footprint box (NULL for items without geometry).
+    minx REAL, maxx REAL, miny REAL, maxy REAL,
+    -- properties."eo:cloud_cover", the most used filter and sort key.
+    cloud_cover REAL,
     updated     INTEGER NOT NULL,
     UNIQUE (collection, id)
 );
-CREATE INDEX items_datetime ON items (datetime, collection, id);
-CREATE INDEX items_collection_datetime ON items (collection, datetime, id);
+-- Both cover the usual searches (collection, time, box, cloud cover) in
+-- datetime order without reading the table.
+CREATE INDEX items_datetime
+    ON items (datetime, collection, id, start_dt, end_dt, minx, maxx, miny, maxy, cloud_cover);
+CREATE INDEX items_collection_datetime
+    ON items (collection, datetime, id, start_dt, end_dt, minx, maxx, miny, maxy, cloud_cover);
+
 
 CREATE TABLE item_props (
     rowid       INTEGER PRIMARY KEY,
@@ -53,6 +64,16 @@ CREATE TABLE item_docs (
 CREATE VIRTUAL TABLE items_rtree USING rtree (id, minx, maxx, miny, maxy);
 
 CREATE VIRTUAL TABLE items_fts USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2');
+
+-- Item counts per collection by 1° cell of the box centre (kind 0) and by
+-- month of the datetime (kind 1): they let a search pick its plan.
+CREATE TABLE collection_histogram (
+    collection  TEXT NOT NULL,
+    kind        INTEGER NOT NULL,
+    bucket      INTEGER NOT NULL,
+    count       INTEGER NOT NULL,
+    PRIMARY KEY (collection, kind, bucket)
+) WITHOUT ROWID;
 
 CREATE TABLE collection_properties (
     collection  TEXT NOT NULL,

@@ -66,6 +66,10 @@ impl Dialect for SqliteSql {
     }
 
     fn property(&mut self, name: &str) -> String {
+        if name == "eo:cloud_cover" {
+            // Kept in a column: no properties lookup.
+            return "i.cloud_cover".into();
+        }
         self.needs_props = true;
         // Names were checked against the queryables; a quote cannot reach here,
         // but if it did the path would simply not match.
@@ -121,14 +125,34 @@ impl Dialect for SqliteSql {
 /// The pieces of a search statement.
 struct Plan {
     sql: SqliteSql,
-    joins: String,
     conditions: Vec<String>,
+    /// The exact footprint test, evaluated last (it is the costliest per row):
+    /// `(shortcut, op placeholder, wkb placeholder)`.
+    exact: Option<(Option<String>, String, String)>,
+    /// The box test on the R*Tree (alias `r`), when there is a spatial filter.
+    rtree: Option<String>,
+}
+
+/// How a statement reaches the items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Let SQLite choose among the indexes.
+    Planner,
+    /// Candidates from the R*Tree, rows by rowid.
+    RTree,
 }
 
 impl Plan {
-    fn tables(&self) -> String {
-        let mut s = String::from("FROM items i");
-        s.push_str(&self.joins);
+    fn tables(&self, access: Access) -> String {
+        let mut s = match (access, &self.rtree) {
+            // The R*Tree scan drives; rows follow by rowid.
+            (Access::RTree, Some(boxes)) => {
+                format!(
+                    "FROM items_rtree r JOIN items i NOT INDEXED ON i.rowid = r.id AND ({boxes})"
+                )
+            }
+            _ => String::from("FROM items i"),
+        };
         if self.sql.needs_props {
             s.push_str(" JOIN item_props p ON p.rowid = i.rowid");
         }
@@ -140,6 +164,20 @@ impl Plan {
         if let Some(e) = extra {
             all.push(e);
         }
+        let exact = self.exact.as_ref().map(|(shortcut, op, wkb)| {
+            // With the properties joined, the footprint is at hand.
+            let geom = if self.sql.needs_props {
+                "p.geom"
+            } else {
+                "(SELECT geom FROM item_props WHERE rowid = i.rowid)"
+            };
+            let test = format!("tl_spatial({op}, {geom}, {wkb})");
+            match shortcut {
+                Some(inside) => format!("({inside} OR {test})"),
+                None => test,
+            }
+        });
+        all.extend(exact.as_deref());
         if all.is_empty() {
             String::new()
         } else {
@@ -238,6 +276,23 @@ fn keyset(
     }
 }
 
+/// Logs a statement and its query plan (log filter `tuilerie::sql=trace`).
+fn explain(conn: &Connection, sql: &str, params: &[SqlValue]) {
+    if !tracing::enabled!(target: "tuilerie::sql", tracing::Level::TRACE) {
+        return;
+    }
+    let plan = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .and_then(|mut stmt| {
+            let rows =
+                stmt.query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))?;
+            rows.collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .map(|lines| lines.join(" | "))
+        .unwrap_or_else(|e| e.to_string());
+    tracing::trace!(target: "tuilerie::sql", %sql, ?params, %plan, "statement");
+}
+
 /// Reads the known property names (and types) of some collections.
 pub(super) fn property_kinds(conn: &Connection, collections: &[String]) -> Result<PropertyKinds> {
     let mut kinds = PropertyKinds::default();
@@ -264,8 +319,10 @@ pub(super) fn search(
     conn: &Connection,
     scope: &Scope,
     query: &SearchQuery,
-    count: bool,
+    options: &super::SqliteOptions,
 ) -> Result<ItemPage> {
+    // Later pages repeat the first page's count.
+    let carried = query.cursor.as_ref().and_then(|c| c.matched);
     let (visible, total) = visible_collections(conn, scope)?;
     let collections: Vec<&super::CollectionMeta> = if query.collections.is_empty() {
         visible.iter().collect()
@@ -284,9 +341,12 @@ pub(super) fn search(
     }
     let mut plan = Plan {
         sql: SqliteSql::default(),
-        joins: String::new(),
         conditions: Vec::new(),
+        exact: None,
+        rtree: None,
     };
+    let names: Vec<&str> = collections.iter().map(|c| c.id.as_str()).collect();
+    let items_in_scope: u64 = collections.iter().map(|c| c.item_count.max(0) as u64).sum();
 
     // Collections: always explicit when the caller cannot see everything.
     let restrict = !query.collections.is_empty() || collections.len() != total;
@@ -298,6 +358,8 @@ pub(super) fn search(
         plan.conditions
             .push(format!("i.collection IN ({})", ids.join(", ")));
     }
+    // Only the collection restriction so far: the count is known exactly.
+    let mut trivial_count = true;
 
     if !query.ids.is_empty() {
         let ids: Vec<String> = query
@@ -307,12 +369,19 @@ pub(super) fn search(
             .collect();
         plan.conditions
             .push(format!("i.id IN ({})", ids.join(", ")));
+        trivial_count = false;
     }
 
     if let Some(spatial) = &query.spatial {
         spatial_conditions(&mut plan, spatial)?;
+        trivial_count = false;
     }
 
+    let widen = collections
+        .iter()
+        .map(|c| c.max_before.max(c.max_after))
+        .max()
+        .unwrap_or(0);
     if let Some(interval) = &query.datetime {
         let max_before = collections.iter().map(|c| c.max_before).max().unwrap_or(0);
         let max_after = collections.iter().map(|c| c.max_after).max().unwrap_or(0);
@@ -328,6 +397,7 @@ pub(super) fn search(
             let hi = plan.sql.param(SqlValue::Int(e.saturating_add(max_before)));
             plan.conditions.push(format!("i.datetime <= {hi}"));
         }
+        trivial_count = false;
     }
 
     if let Some(text) = &query.text {
@@ -335,6 +405,7 @@ pub(super) fn search(
         plan.conditions.push(format!(
             "i.rowid IN (SELECT rowid FROM items_fts WHERE items_fts MATCH {p})"
         ));
+        trivial_count = false;
     }
 
     let keys = query.effective_sort();
@@ -351,23 +422,52 @@ pub(super) fn search(
 
     if let Some(filter) = &query.filter {
         let predicate = Translator::new(&mut plan.sql, &kinds).predicate(filter)?;
+        // Before the exact footprint tests, after the cheap column tests.
         plan.conditions.push(format!("({predicate})"));
+        trivial_count = false;
     }
 
-    // The count uses the conditions so far: the cursor does not change it.
-    let number_matched = if count {
-        let sql = format!(
-            "SELECT count(*) {}{}",
-            plan.tables(),
-            plan.where_clause(None)
-        );
-        let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
-        let n: i64 = stmt
-            .query_row(params_from_iter(plan.sql.params.iter()), |r| r.get(0))
-            .map_err(db)?;
-        Some(n as u64)
+    // Plan: R*Tree-driven, or through the datetime indexes (in sort order).
+    let sorted_by_datetime = keys.first().is_some_and(|k| k.field == SortField::Datetime);
+    let in_time = match &query.datetime {
+        Some(interval) => super::stats::estimate_time(conn, &names, interval, widen)?,
+        None => items_in_scope,
+    };
+    let mut est_matches = if query.ids.is_empty() {
+        in_time
     } else {
-        None
+        query.ids.len() as u64
+    };
+    let (count_access, page_access) = match (&query.spatial, plan.rtree.is_some()) {
+        (Some(spatial), true) if query.ids.is_empty() && query.text.is_none() => {
+            let in_space = super::stats::estimate_space(conn, &names, &spatial.envelopes())?
+                .unwrap_or(items_in_scope);
+            est_matches = (in_space as f64 * in_time as f64 / items_in_scope.max(1) as f64) as u64;
+            // An R*Tree candidate costs a few B-tree lookups; an index entry
+            // scanned in datetime order costs one, and the page query stops
+            // after `limit + 1` matches.
+            let rtree_cost = in_space.saturating_mul(3);
+            let count_access = if rtree_cost < in_time {
+                Access::RTree
+            } else {
+                Access::Planner
+            };
+            let scanned_for_page = if sorted_by_datetime && in_space > 0 {
+                let matches =
+                    (in_space as f64 * in_time as f64 / items_in_scope.max(1) as f64).max(1.0);
+                ((query.limit as f64 + 1.0) * in_time as f64 / matches).min(in_time as f64) as u64
+            } else {
+                in_time
+            };
+            let page_access = if rtree_cost < scanned_for_page {
+                Access::RTree
+            } else {
+                Access::Planner
+            };
+            tracing::trace!(target: "tuilerie::sql", in_space, in_time, ?count_access, ?page_access, "plan");
+            (count_access, page_access)
+        }
+        _ => (Access::Planner, Access::Planner),
     };
 
     let exprs = keys
@@ -375,7 +475,6 @@ pub(super) fn search(
         .map(|k| sort_expr(&mut plan.sql, k, &kinds))
         .collect::<Result<Vec<_>>>()?;
     let sig = signature(&keys);
-
     let after = match &query.cursor {
         None => None,
         Some(cursor) => {
@@ -387,34 +486,78 @@ pub(super) fn search(
             Some(keyset(&mut plan.sql, &exprs, &keys, &cursor.values))
         }
     };
-
     let order: Vec<String> = keys
         .iter()
-        .zip(&exprs)
-        .map(|(k, (e, nullable))| {
+        .enumerate()
+        .map(|(n, k)| {
             let dir = if k.descending { "DESC" } else { "ASC" };
-            if *nullable {
-                format!("{e} {dir} NULLS LAST")
+            if exprs[n].1 {
+                format!("k{n} {dir} NULLS LAST")
             } else {
-                format!("{e} {dir}")
+                format!("k{n} {dir}")
             }
         })
         .collect();
-    let select: Vec<&str> = exprs.iter().map(|(e, _)| e.as_str()).collect();
+    let select: Vec<String> = exprs
+        .iter()
+        .enumerate()
+        .map(|(n, (e, _))| format!("{e} AS k{n}"))
+        .collect();
+    let keys_out: Vec<String> = (0..exprs.len()).map(|n| format!("k{n}")).collect();
     let limit = plan.sql.param(SqlValue::Int(query.limit as i64 + 1));
-    let sql = format!(
-        "SELECT i.rowid, i.collection, i.id, i.updated, {} {}{} ORDER BY {} LIMIT {limit}",
-        select.join(", "),
-        plan.tables(),
-        plan.where_clause(after.as_deref()),
-        order.join(", "),
-    );
+
+    // When few items match, one statement counts them all and returns the
+    // page (a window count); otherwise a count, then a page that can stop
+    // early in index order.
+    let wanted = match options.count {
+        super::CountPolicy::Never => false,
+        super::CountPolicy::Exact => true,
+        super::CountPolicy::Auto(limit) => trivial_count || est_matches <= limit,
+    };
+    let needs_count = wanted && !trivial_count && carried.is_none();
+    let combined = needs_count && est_matches <= options.combine_below;
+    let (sql, access) = if combined {
+        let after_flag = after.as_deref().unwrap_or("1");
+        (
+            format!(
+                "SELECT rowid, collection, id, updated, {keys}, total FROM (
+                   SELECT i.rowid AS rowid, i.collection AS collection, i.id AS id, i.updated AS updated,
+                          {select}, count(*) OVER () AS total, ({after_flag}) AS after_cursor
+                   {tables}{conditions})
+                 WHERE after_cursor ORDER BY {order} LIMIT {limit}",
+                keys = keys_out.join(", "),
+                select = select.join(", "),
+                tables = plan.tables(count_access),
+                conditions = plan.where_clause(None),
+                order = order.join(", "),
+            ),
+            count_access,
+        )
+    } else {
+        (
+            format!(
+                "SELECT rowid, collection, id, updated, {keys} FROM (
+                   SELECT i.rowid AS rowid, i.collection AS collection, i.id AS id, i.updated AS updated, {select}
+                   {tables}{conditions})
+                 ORDER BY {order} LIMIT {limit}",
+                keys = keys_out.join(", "),
+                select = select.join(", "),
+                tables = plan.tables(page_access),
+                conditions = plan.where_clause(after.as_deref()),
+                order = order.join(", "),
+            ),
+            page_access,
+        )
+    };
+    tracing::trace!(target: "tuilerie::sql", est_matches, combined, ?access, "page");
+    explain(conn, &sql, &plan.sql.params);
     let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
     let mut rows = stmt
         .query(params_from_iter(plan.sql.params.iter()))
         .map_err(db)?;
     let mut hits: Vec<(i64, String, String, i64, Vec<SortValue>)> =
         Vec::with_capacity(query.limit + 1);
+    let mut window_total = None;
     while let Some(row) = rows.next().map_err(db)? {
         let mut values = Vec::with_capacity(keys.len());
         for n in 0..keys.len() {
@@ -426,6 +569,9 @@ pub(super) fn search(
                 ValueRef::Blob(_) => SortValue::Null,
             });
         }
+        if combined {
+            window_total = Some(row.get::<_, i64>(4 + keys.len()).map_err(db)?);
+        }
         hits.push((
             row.get(0).map_err(db)?,
             row.get(1).map_err(db)?,
@@ -435,6 +581,36 @@ pub(super) fn search(
         ));
     }
     drop(rows);
+    drop(stmt);
+
+    let number_matched = if !wanted {
+        None
+    } else if carried.is_some() {
+        carried
+    } else if trivial_count {
+        Some(items_in_scope)
+    } else if let Some(total) = window_total {
+        Some(total.max(0) as u64)
+    } else {
+        // Not combined, or a page past the end: count apart (without the cursor).
+        let sql = format!(
+            "SELECT count(*) {}{}",
+            plan.tables(count_access),
+            plan.where_clause(None)
+        );
+        explain(conn, &sql, &plan.sql.params);
+        let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+        // Parameters added for the page (sort paths, cursor, limit) come
+        // last and are not in this statement.
+        let used = stmt.parameter_count();
+        let n: i64 = stmt
+            .query_row(params_from_iter(plan.sql.params.iter().take(used)), |r| {
+                r.get(0)
+            })
+            .map_err(db)?;
+
+        Some(n as u64)
+    };
 
     let has_more = hits.len() > query.limit;
     hits.truncate(query.limit);
@@ -442,6 +618,7 @@ pub(super) fn search(
         hits.last().map(|(_, _, _, _, values)| Cursor {
             signature: sig.clone(),
             values: values.clone(),
+            matched: number_matched,
         })
     } else {
         None
@@ -474,23 +651,29 @@ pub(super) fn search(
     })
 }
 
-/// Adds the R*Tree join and the exact footprint test.
+/// Adds the spatial filter: box tests on the indexed columns, the R*Tree
+/// candidates (used when the plan drives from it), and the exact footprint
+/// test, evaluated last and only for items whose box is not inside the query.
 fn spatial_conditions(plan: &mut Plan, spatial: &Spatial) -> Result<()> {
     let envelopes = spatial.envelopes();
-    plan.joins.push_str(" JOIN items_rtree r ON r.id = i.rowid");
     let mut overlap = Vec::new();
+    let mut rtree = Vec::new();
     let mut inside = Vec::new();
     for b in &envelopes {
         let [w, s, e, n] =
             [b.minx, b.miny, b.maxx, b.maxy].map(|v| plan.sql.param(SqlValue::Real(v)));
         overlap.push(format!(
+            "(i.minx <= {e} AND i.maxx >= {w} AND i.miny <= {n} AND i.maxy >= {s})"
+        ));
+        rtree.push(format!(
             "(r.minx <= {e} AND r.maxx >= {w} AND r.miny <= {n} AND r.maxy >= {s})"
         ));
         inside.push(format!(
-            "(r.minx >= {w} AND r.maxx <= {e} AND r.miny >= {s} AND r.maxy <= {n})"
+            "(i.minx >= {w} AND i.maxx <= {e} AND i.miny >= {s} AND i.maxy <= {n})"
         ));
     }
     plan.conditions.push(format!("({})", overlap.join(" OR ")));
+    plan.rtree = Some(rtree.join(" OR "));
     let (geometry, shortcut) = match spatial {
         Spatial::Boxes(boxes) => {
             let polygons: Vec<geo::Polygon<f64>> = boxes
@@ -511,11 +694,6 @@ fn spatial_conditions(plan: &mut Plan, spatial: &Spatial) -> Result<()> {
     };
     let wkb = plan.sql.param(SqlValue::Blob(geometry));
     let op = plan.sql.param(SqlValue::Text("s_intersects".into()));
-    let exact =
-        format!("tl_spatial({op}, (SELECT geom FROM item_props WHERE rowid = i.rowid), {wkb})");
-    plan.conditions.push(match shortcut {
-        Some(inside) => format!("({inside} OR {exact})"),
-        None => exact,
-    });
+    plan.exact = Some((shortcut, op, wkb));
     Ok(())
 }

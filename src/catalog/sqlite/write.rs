@@ -2,8 +2,10 @@
 //! stored entirely or not at all.
 
 use super::db;
+use super::stats::Deltas;
 use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
+use crate::catalog::geometry::Bounds;
 use crate::catalog::item::{ItemDoc, JsonType};
 use crate::catalog::scope::Access;
 use crate::catalog::{WriteMode, WriteSummary};
@@ -97,6 +99,7 @@ pub fn delete_collection(conn: &mut Connection, id: &str) -> Result<bool> {
         "DELETE FROM items_fts WHERE rowid IN (SELECT rowid FROM items WHERE collection = ?1)",
         "DELETE FROM items WHERE collection = ?1",
         "DELETE FROM collection_properties WHERE collection = ?1",
+        "DELETE FROM collection_histogram WHERE collection = ?1",
     ] {
         tx.execute(sql, [id]).map_err(db)?;
     }
@@ -121,11 +124,44 @@ pub fn delete_item(conn: &mut Connection, collection: &str, id: &str) -> Result<
     let Some(rowid) = rowid else {
         return Ok(false);
     };
+    let mut deltas = Deltas::default();
+    uncount(&tx, rowid, collection, &mut deltas)?;
     remove_rows(&tx, rowid)?;
     tx.execute("DELETE FROM items WHERE rowid = ?1", [rowid])
         .map_err(db)?;
+    tx.execute(
+        "UPDATE collections SET item_count = item_count - 1, updated = ?2 WHERE id = ?1",
+        params![collection, write_time()],
+    )
+    .map_err(db)?;
+    deltas.apply(&tx)?;
     tx.commit().map_err(db)?;
     Ok(true)
+}
+
+/// Takes an item's current box and datetime out of the histograms.
+fn uncount(tx: &Transaction, rowid: i64, collection: &str, deltas: &mut Deltas) -> Result<()> {
+    let (datetime, bounds) = tx
+        .prepare_cached("SELECT datetime, minx, miny, maxx, maxy FROM items WHERE rowid = ?1")
+        .map_err(db)?
+        .query_row([rowid], |r| {
+            let b: [Option<f64>; 4] = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?];
+            Ok((
+                r.get::<_, i64>(0)?,
+                match b {
+                    [Some(minx), Some(miny), Some(maxx), Some(maxy)] => Some(Bounds {
+                        minx,
+                        miny,
+                        maxx,
+                        maxy,
+                    }),
+                    _ => None,
+                },
+            ))
+        })
+        .map_err(db)?;
+    deltas.add(collection, bounds.as_ref(), datetime, -1);
+    Ok(())
 }
 
 /// Removes an item's rows from the side tables (not from `items`).
@@ -149,6 +185,7 @@ fn remove_rows(tx: &Transaction, rowid: i64) -> Result<()> {
 struct BatchStats {
     max_before: i64,
     max_after: i64,
+    inserted: i64,
     /// Property name to the set of JSON types seen (one bit per type).
     properties: HashMap<String, u8>,
 }
@@ -162,6 +199,7 @@ pub fn put_items(
     let tx = conn.transaction().map_err(db)?;
     let mut summary = WriteSummary::default();
     let mut stats: HashMap<&str, BatchStats> = HashMap::new();
+    let mut deltas = Deltas::default();
     let mut known: HashSet<&str> = HashSet::new();
     let now = write_time();
     {
@@ -175,13 +213,15 @@ pub fn put_items(
         // insert itself tells whether the item existed.
         let mut insert = tx
             .prepare_cached(
-                "INSERT INTO items (collection, id, datetime, start_dt, end_dt, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO items (collection, id, datetime, start_dt, end_dt, minx, maxx, miny, maxy, cloud_cover, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?10)
                  ON CONFLICT (collection, id) DO NOTHING RETURNING rowid",
             )
             .map_err(db)?;
         let mut update = tx
             .prepare_cached(
-                "UPDATE items SET datetime = ?2, start_dt = ?3, end_dt = ?4, updated = ?5 WHERE rowid = ?1",
+                "UPDATE items SET datetime = ?2, start_dt = ?3, end_dt = ?4, minx = ?5, maxx = ?6, miny = ?7, maxy = ?8,
+                 updated = ?9, cloud_cover = ?10 WHERE rowid = ?1",
             )
             .map_err(db)?;
         let mut props = tx
@@ -221,6 +261,10 @@ pub fn put_items(
                 }
                 known.insert(item.collection.as_str());
             }
+            let b = item.footprint.as_ref().map(|f| f.bounds);
+            let [minx, maxx, miny, maxy] = b
+                .map(|b| [b.minx, b.maxx, b.miny, b.maxy].map(Some))
+                .unwrap_or([None; 4]);
             let inserted: Option<i64> = if mode == WriteMode::Replace {
                 None
             } else {
@@ -232,7 +276,12 @@ pub fn put_items(
                             item.datetime,
                             item.start,
                             item.end,
-                            now
+                            minx,
+                            maxx,
+                            miny,
+                            maxy,
+                            now,
+                            item.cloud_cover
                         ],
                         |r| r.get(0),
                     )
@@ -242,6 +291,7 @@ pub fn put_items(
             let rowid = match inserted {
                 Some(rowid) => {
                     summary.inserted += 1;
+                    stats.entry(item.collection.as_str()).or_default().inserted += 1;
                     rowid
                 }
                 None => {
@@ -263,8 +313,20 @@ pub fn put_items(
                             });
                         }
                         (Some(rowid), _) => {
+                            uncount(&tx, rowid, &item.collection, &mut deltas)?;
                             update
-                                .execute(params![rowid, item.datetime, item.start, item.end, now])
+                                .execute(params![
+                                    rowid,
+                                    item.datetime,
+                                    item.start,
+                                    item.end,
+                                    minx,
+                                    maxx,
+                                    miny,
+                                    maxy,
+                                    now,
+                                    item.cloud_cover
+                                ])
                                 .map_err(db)?;
                             remove_rows(&tx, rowid)?;
                             // The same item earlier in this batch left a box pending.
@@ -297,6 +359,7 @@ pub fn put_items(
             if !item.text.is_empty() {
                 fts.execute(params![rowid, item.text]).map_err(db)?;
             }
+            deltas.add(&item.collection, b.as_ref(), item.datetime, 1);
             let s = stats.entry(item.collection.as_str()).or_default();
             s.max_before = s.max_before.max(item.datetime - item.start);
             s.max_after = s.max_after.max(item.end - item.datetime);
@@ -319,7 +382,8 @@ pub fn put_items(
     {
         let mut spans = tx
             .prepare_cached(
-                "UPDATE collections SET max_before = max(max_before, ?2), max_after = max(max_after, ?3), updated = ?4 WHERE id = ?1",
+                "UPDATE collections SET max_before = max(max_before, ?2), max_after = max(max_after, ?3),
+                 item_count = item_count + ?5, updated = ?4 WHERE id = ?1",
             )
             .map_err(db)?;
         let mut props = tx
@@ -327,7 +391,13 @@ pub fn put_items(
             .map_err(db)?;
         for (collection, s) in &stats {
             spans
-                .execute(params![collection, s.max_before, s.max_after, now])
+                .execute(params![
+                    collection,
+                    s.max_before,
+                    s.max_after,
+                    now,
+                    s.inserted
+                ])
                 .map_err(db)?;
             for (name, bits) in &s.properties {
                 for kind in JsonType::ALL {
@@ -340,6 +410,7 @@ pub fn put_items(
             }
         }
     }
+    deltas.apply(&tx)?;
     tx.commit().map_err(db)?;
     Ok(summary)
 }
