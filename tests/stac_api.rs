@@ -924,7 +924,10 @@ async fn search_plans_agree() {
         json!({"limit": 9, "intersects": {"type": "Point", "coordinates": [1.444, 43.604]}}),
         json!({"limit": 11, "q": "ventoux,toulouse"}),
         json!({"limit": 4, "collections": ["lai", "biomass"], "datetime": "2023-01-01T00:00:00Z/.."}),
+        json!({"limit": 97}),
+        json!({"limit": 61, "sortby": [{"field": "datetime", "direction": "asc"}], "bbox": [-60.0, -25.0, 60.0, 55.0]}),
     ];
+
     use tuilerie::catalog::{Catalog, Limits, Scope, SearchQuery};
     for body in bodies {
         let mut pages = Vec::new();

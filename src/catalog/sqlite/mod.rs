@@ -169,7 +169,24 @@ impl SqliteCatalog {
         // Item documents (a few kB each) fit in 16 kB pages without overflow
         // chains; this only takes effect when the file is created.
         writer
-            .pragma_update(None, "page_size", 16384)
+            .pragma_update(
+                None,
+                "page_size",
+                std::env::var("TL_PAGE")
+                    .ok()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(16384),
+            )
+            .map_err(open_err)?;
+        writer
+            .pragma_update(
+                None,
+                "wal_autocheckpoint",
+                std::env::var("TL_WAC")
+                    .ok()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(1000),
+            )
             .map_err(open_err)?;
         writer
             .pragma_update(None, "journal_mode", "WAL")
@@ -364,8 +381,8 @@ impl Catalog for SqliteCatalog {
                 return Ok(None);
             }
             conn.prepare_cached(
-                "SELECT i.updated, d.doc, d.links, json(p.properties)
-                 FROM items i JOIN item_docs d ON d.rowid = i.rowid JOIN item_props p ON p.rowid = i.rowid
+                "SELECT i.updated, d.doc, d.links, json(d.properties)
+                 FROM items i JOIN item_data d ON d.rowid = i.rowid
                  WHERE i.collection = ?1 AND i.id = ?2",
             )
             .map_err(db)?

@@ -1,9 +1,9 @@
 //! The embedded store's schema and its migrations.
 //!
-//! Items are split over narrow and wide tables so that the hot filters scan
-//! dense pages: `items` holds the indexed scalars, `item_props` the footprint
-//! (WKB) and properties (JSONB, read by CQL2 filters and sorts), `item_docs`
-//! the document as served (read only for the items of a page).
+//! Items are split over a narrow and a wide table so that the hot filters
+//! scan dense pages: `items` holds the indexed scalars (and the covering
+//! indexes carry what usual searches test), `item_data` the footprint,
+//! properties and document, read by rowid for the rows a query keeps.
 
 use rusqlite::Connection;
 
@@ -41,22 +41,21 @@ CREATE TABLE items (
     updated     INTEGER NOT NULL,
     UNIQUE (collection, id)
 );
--- Both cover the usual searches (collection, time, box, cloud cover) in
--- datetime order without reading the table.
-CREATE INDEX items_datetime
-    ON items (datetime, collection, id, start_dt, end_dt, minx, maxx, miny, maxy, cloud_cover);
+-- Covers the usual searches (collection, time, box, cloud cover) in datetime
+-- order without reading the table; searches over several collections read
+-- one range per collection and merge them.
 CREATE INDEX items_collection_datetime
+
     ON items (collection, datetime, id, start_dt, end_dt, minx, maxx, miny, maxy, cloud_cover);
 
 
-CREATE TABLE item_props (
+-- Everything else of an item, read only for the rows a query keeps: the
+-- footprint (WKB) and properties (JSONB) for exact and CQL2 tests, the
+-- document (without properties and links) and its kept links for output.
+CREATE TABLE item_data (
     rowid       INTEGER PRIMARY KEY,
     geom        BLOB,
-    properties  BLOB NOT NULL -- JSONB
-);
-
-CREATE TABLE item_docs (
-    rowid       INTEGER PRIMARY KEY,
+    properties  BLOB NOT NULL,
     doc         TEXT NOT NULL,
     links       TEXT NOT NULL
 );

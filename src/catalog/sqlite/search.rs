@@ -30,7 +30,7 @@ impl ToSql for SqlValue {
 #[derive(Default)]
 pub(super) struct SqliteSql {
     pub params: Vec<SqlValue>,
-    /// The statement must join `item_props p`.
+    /// The statement must join `item_data p`.
     pub needs_props: bool,
 }
 
@@ -125,6 +125,8 @@ impl Dialect for SqliteSql {
 /// The pieces of a search statement.
 struct Plan {
     sql: SqliteSql,
+    /// `i.collection IN (…)`, when the search is restricted to some collections.
+    collections: Option<String>,
     conditions: Vec<String>,
     /// The exact footprint test, evaluated last (it is the costliest per row):
     /// `(shortcut, op placeholder, wkb placeholder)`.
@@ -154,13 +156,20 @@ impl Plan {
             _ => String::from("FROM items i"),
         };
         if self.sql.needs_props {
-            s.push_str(" JOIN item_props p ON p.rowid = i.rowid");
+            s.push_str(" JOIN item_data p ON p.rowid = i.rowid");
         }
         s
     }
 
     fn where_clause(&self, extra: Option<&str>) -> String {
-        let mut all: Vec<&str> = self.conditions.iter().map(String::as_str).collect();
+        self.where_clause_for(self.collections.as_deref(), extra)
+    }
+
+    /// The WHERE clause with another collection condition (for per-collection
+    /// statements).
+    fn where_clause_for(&self, collections: Option<&str>, extra: Option<&str>) -> String {
+        let mut all: Vec<&str> = collections.into_iter().collect();
+        all.extend(self.conditions.iter().map(String::as_str));
         if let Some(e) = extra {
             all.push(e);
         }
@@ -169,7 +178,7 @@ impl Plan {
             let geom = if self.sql.needs_props {
                 "p.geom"
             } else {
-                "(SELECT geom FROM item_props WHERE rowid = i.rowid)"
+                "(SELECT geom FROM item_data WHERE rowid = i.rowid)"
             };
             let test = format!("tl_spatial({op}, {geom}, {wkb})");
             match shortcut {
@@ -276,6 +285,72 @@ fn keyset(
     }
 }
 
+/// A row of a page: where the item is, and its sort values.
+struct Hit {
+    rowid: i64,
+    collection: String,
+    id: String,
+    updated: i64,
+    values: Vec<SortValue>,
+}
+
+/// Orders sort values as SQLite does for the types a merge sees (integers,
+/// text compared byte-wise).
+fn compare_keys(a: &[SortValue], b: &[SortValue]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    for (x, y) in a.iter().zip(b) {
+        let order = match (x, y) {
+            (SortValue::Int(x), SortValue::Int(y)) => x.cmp(y),
+            (SortValue::Text(x), SortValue::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+            _ => Ordering::Equal,
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    Ordering::Equal
+}
+
+/// Runs a page statement: its rows, and the window count when it has one.
+fn run_page(
+    conn: &Connection,
+    sql: &str,
+    params: &[SqlValue],
+    nkeys: usize,
+    with_total: bool,
+) -> Result<(Vec<Hit>, Option<i64>)> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+    let used = stmt.parameter_count();
+    let mut rows = stmt
+        .query(params_from_iter(params.iter().take(used)))
+        .map_err(db)?;
+    let mut hits = Vec::new();
+    let mut total = None;
+    while let Some(row) = rows.next().map_err(db)? {
+        let mut values = Vec::with_capacity(nkeys);
+        for n in 0..nkeys {
+            values.push(match row.get_ref(4 + n).map_err(db)? {
+                ValueRef::Null => SortValue::Null,
+                ValueRef::Integer(i) => SortValue::Int(i),
+                ValueRef::Real(f) => SortValue::Real(f),
+                ValueRef::Text(t) => SortValue::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(_) => SortValue::Null,
+            });
+        }
+        if with_total {
+            total = Some(row.get::<_, i64>(4 + nkeys).map_err(db)?);
+        }
+        hits.push(Hit {
+            rowid: row.get(0).map_err(db)?,
+            collection: row.get(1).map_err(db)?,
+            id: row.get(2).map_err(db)?,
+            updated: row.get(3).map_err(db)?,
+            values,
+        });
+    }
+    Ok((hits, total))
+}
+
 /// Logs a statement and its query plan (log filter `tuilerie::sql=trace`).
 fn explain(conn: &Connection, sql: &str, params: &[SqlValue]) {
     if !tracing::enabled!(target: "tuilerie::sql", tracing::Level::TRACE) {
@@ -341,6 +416,7 @@ pub(super) fn search(
     }
     let mut plan = Plan {
         sql: SqliteSql::default(),
+        collections: None,
         conditions: Vec::new(),
         exact: None,
         rtree: None,
@@ -355,8 +431,7 @@ pub(super) fn search(
             .iter()
             .map(|c| plan.sql.param(SqlValue::Text(c.id.clone())))
             .collect();
-        plan.conditions
-            .push(format!("i.collection IN ({})", ids.join(", ")));
+        plan.collections = Some(format!("i.collection IN ({})", ids.join(", ")));
     }
     // Only the collection restriction so far: the count is known exactly.
     let mut trivial_count = true;
@@ -516,9 +591,60 @@ pub(super) fn search(
     };
     let needs_count = wanted && !trivial_count && carried.is_none();
     let combined = needs_count && est_matches <= options.combine_below;
-    let (sql, access) = if combined {
-        let after_flag = after.as_deref().unwrap_or("1");
-        (
+    // A newest-first listing over several collections reads each collection's
+    // index range in order and merges them: one SQL statement would have to
+    // sort every match.
+    let merge = !combined
+        && page_access == Access::Planner
+        && collections.len() > 1
+        && query.ids.is_empty()
+        && query.text.is_none()
+        && keys.len() == 3
+        && keys[0].field == SortField::Datetime
+        && keys[1].field == SortField::Collection
+        && keys[2].field == SortField::Id;
+    let page_sql = |plan: &Plan, collection: Option<&str>| {
+        format!(
+            "SELECT rowid, collection, id, updated, {keys} FROM (
+               SELECT i.rowid AS rowid, i.collection AS collection, i.id AS id, i.updated AS updated, {select}
+               {tables}{conditions})
+             ORDER BY {order} LIMIT {limit}",
+            keys = keys_out.join(", "),
+            select = select.join(", "),
+            tables = plan.tables(page_access),
+            conditions = match collection {
+                Some(c) => plan.where_clause_for(Some(c), after.as_deref()),
+                None => plan.where_clause(after.as_deref()),
+            },
+            order = order.join(", "),
+        )
+    };
+    let mut hits = Vec::with_capacity(query.limit + 1);
+    let mut window_total = None;
+    if merge {
+        let conditions: Vec<String> = collections
+            .iter()
+            .map(|c| {
+                format!(
+                    "i.collection = {}",
+                    plan.sql.param(SqlValue::Text(c.id.clone()))
+                )
+            })
+            .collect();
+        for condition in &conditions {
+            let sql = page_sql(&plan, Some(condition));
+            explain(conn, &sql, &plan.sql.params);
+            hits.extend(run_page(conn, &sql, &plan.sql.params, keys.len(), false)?.0);
+        }
+        let descending = keys[0].descending;
+        hits.sort_by(|a: &Hit, b: &Hit| {
+            let order = compare_keys(&a.values, &b.values);
+            if descending { order.reverse() } else { order }
+        });
+        hits.truncate(query.limit + 1);
+    } else {
+        let sql = if combined {
+            let after_flag = after.as_deref().unwrap_or("1");
             format!(
                 "SELECT rowid, collection, id, updated, {keys}, total FROM (
                    SELECT i.rowid AS rowid, i.collection AS collection, i.id AS id, i.updated AS updated,
@@ -530,58 +656,16 @@ pub(super) fn search(
                 tables = plan.tables(count_access),
                 conditions = plan.where_clause(None),
                 order = order.join(", "),
-            ),
-            count_access,
-        )
-    } else {
-        (
-            format!(
-                "SELECT rowid, collection, id, updated, {keys} FROM (
-                   SELECT i.rowid AS rowid, i.collection AS collection, i.id AS id, i.updated AS updated, {select}
-                   {tables}{conditions})
-                 ORDER BY {order} LIMIT {limit}",
-                keys = keys_out.join(", "),
-                select = select.join(", "),
-                tables = plan.tables(page_access),
-                conditions = plan.where_clause(after.as_deref()),
-                order = order.join(", "),
-            ),
-            page_access,
-        )
-    };
-    tracing::trace!(target: "tuilerie::sql", est_matches, combined, ?access, "page");
-    explain(conn, &sql, &plan.sql.params);
-    let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
-    let mut rows = stmt
-        .query(params_from_iter(plan.sql.params.iter()))
-        .map_err(db)?;
-    let mut hits: Vec<(i64, String, String, i64, Vec<SortValue>)> =
-        Vec::with_capacity(query.limit + 1);
-    let mut window_total = None;
-    while let Some(row) = rows.next().map_err(db)? {
-        let mut values = Vec::with_capacity(keys.len());
-        for n in 0..keys.len() {
-            values.push(match row.get_ref(4 + n).map_err(db)? {
-                ValueRef::Null => SortValue::Null,
-                ValueRef::Integer(i) => SortValue::Int(i),
-                ValueRef::Real(f) => SortValue::Real(f),
-                ValueRef::Text(t) => SortValue::Text(String::from_utf8_lossy(t).into_owned()),
-                ValueRef::Blob(_) => SortValue::Null,
-            });
-        }
-        if combined {
-            window_total = Some(row.get::<_, i64>(4 + keys.len()).map_err(db)?);
-        }
-        hits.push((
-            row.get(0).map_err(db)?,
-            row.get(1).map_err(db)?,
-            row.get(2).map_err(db)?,
-            row.get(3).map_err(db)?,
-            values,
-        ));
+            )
+        } else {
+            page_sql(&plan, None)
+        };
+        explain(conn, &sql, &plan.sql.params);
+        let (page, total) = run_page(conn, &sql, &plan.sql.params, keys.len(), combined)?;
+        hits = page;
+        window_total = total;
     }
-    drop(rows);
-    drop(stmt);
+    tracing::trace!(target: "tuilerie::sql", est_matches, combined, merge, ?count_access, ?page_access, "page");
 
     let number_matched = if !wanted {
         None
@@ -615,9 +699,9 @@ pub(super) fn search(
     let has_more = hits.len() > query.limit;
     hits.truncate(query.limit);
     let next = if has_more {
-        hits.last().map(|(_, _, _, _, values)| Cursor {
+        hits.last().map(|hit| Cursor {
             signature: sig.clone(),
-            values: values.clone(),
+            values: hit.values.clone(),
             matched: number_matched,
         })
     } else {
@@ -625,23 +709,20 @@ pub(super) fn search(
     };
 
     let mut docs = conn
-        .prepare_cached(
-            "SELECT d.doc, d.links, json(p.properties) FROM item_docs d JOIN item_props p ON p.rowid = d.rowid WHERE d.rowid = ?1",
-        )
-
+        .prepare_cached("SELECT doc, links, json(properties) FROM item_data WHERE rowid = ?1")
         .map_err(db)?;
     let mut items = Vec::with_capacity(hits.len());
-    for (rowid, collection, id, updated, _) in hits {
+    for hit in hits {
         let (doc, links, properties) = docs
-            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([hit.rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(db)?;
         items.push(StoredItem {
-            collection,
-            id,
+            collection: hit.collection,
+            id: hit.id,
             doc,
             properties,
             links,
-            updated,
+            updated: hit.updated,
         });
     }
     Ok(ItemPage {

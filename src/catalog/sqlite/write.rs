@@ -93,8 +93,7 @@ pub fn put_collection(
 pub fn delete_collection(conn: &mut Connection, id: &str) -> Result<bool> {
     let tx = conn.transaction().map_err(db)?;
     for sql in [
-        "DELETE FROM item_docs WHERE rowid IN (SELECT rowid FROM items WHERE collection = ?1)",
-        "DELETE FROM item_props WHERE rowid IN (SELECT rowid FROM items WHERE collection = ?1)",
+        "DELETE FROM item_data WHERE rowid IN (SELECT rowid FROM items WHERE collection = ?1)",
         "DELETE FROM items_rtree WHERE id IN (SELECT rowid FROM items WHERE collection = ?1)",
         "DELETE FROM items_fts WHERE rowid IN (SELECT rowid FROM items WHERE collection = ?1)",
         "DELETE FROM items WHERE collection = ?1",
@@ -167,8 +166,7 @@ fn uncount(tx: &Transaction, rowid: i64, collection: &str, deltas: &mut Deltas) 
 /// Removes an item's rows from the side tables (not from `items`).
 fn remove_rows(tx: &Transaction, rowid: i64) -> Result<()> {
     for sql in [
-        "DELETE FROM item_docs WHERE rowid = ?1",
-        "DELETE FROM item_props WHERE rowid = ?1",
+        "DELETE FROM item_data WHERE rowid = ?1",
         "DELETE FROM items_rtree WHERE id = ?1",
         "DELETE FROM items_fts WHERE rowid = ?1",
     ] {
@@ -224,13 +222,10 @@ pub fn put_items(
                  updated = ?9, cloud_cover = ?10 WHERE rowid = ?1",
             )
             .map_err(db)?;
-        let mut props = tx
+        let mut data = tx
             .prepare_cached(
-                "INSERT INTO item_props (rowid, geom, properties) VALUES (?1, ?2, jsonb(?3))",
+                "INSERT INTO item_data (rowid, geom, properties, doc, links) VALUES (?1, ?2, jsonb(?3), ?4, ?5)",
             )
-            .map_err(db)?;
-        let mut docs = tx
-            .prepare_cached("INSERT INTO item_docs (rowid, doc, links) VALUES (?1, ?2, ?3)")
             .map_err(db)?;
         // Footprint boxes go to the R*Tree in one statement per batch: each
         // statement on the virtual table journals the pages it touches, so
@@ -341,15 +336,14 @@ pub fn put_items(
                     }
                 }
             };
-            props
-                .execute(params![
-                    rowid,
-                    item.footprint.as_ref().map(|f| &f.wkb),
-                    item.properties
-                ])
-                .map_err(db)?;
-            docs.execute(params![rowid, item.doc, item.links])
-                .map_err(db)?;
+            data.execute(params![
+                rowid,
+                item.footprint.as_ref().map(|f| &f.wkb),
+                item.properties,
+                item.doc,
+                item.links
+            ])
+            .map_err(db)?;
             if let Some(fp) = &item.footprint {
                 let b = fp.bounds;
                 rtree
