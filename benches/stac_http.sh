@@ -53,6 +53,8 @@ LOGS="$SCRATCH/logs"
 PEER_DB="pgstac$N"
 PEER_URL="http://127.0.0.1:$PEER_API_PORT"
 TUI_URL="http://127.0.0.1:$TUI_PORT"
+TUI_EXACT_PORT="$((TUI_PORT + 1))"
+TUI_EXACT_URL="http://127.0.0.1:$TUI_EXACT_PORT"
 PGDATA="$PEER_ROOT/pg"
 PEER_PIDFILE="$PEER_ROOT/uvicorn-$PEER_API_PORT.pid"   # as written by run_peer.sh serve
 
@@ -88,15 +90,16 @@ STAMP="$DATE"
 OUT="$RESULTS/stac-http-$STAMP"
 
 # ------------------------------------------------------------------------------ cleanup
-TUI_PID=""
+TUI_PIDS=""
 STARTED_PG=0
 STARTED_API=0
 cleanup() {
   local rc=$?
   set +e
-  if [ -n "$TUI_PID" ] && kill -0 "$TUI_PID" 2>/dev/null; then
-    kill "$TUI_PID"; wait "$TUI_PID" 2>/dev/null; log "stopped tuilerie ($TUI_PID)"
-  fi
+  local pid
+  for pid in $TUI_PIDS; do
+    if kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" 2>/dev/null; log "stopped tuilerie ($pid)"; fi
+  done
   if [ "$KEEP_PEER" = 1 ]; then
     log "KEEP_PEER=1: peer left running ($PEER_URL, PostgreSQL on port $PEER_PGPORT); stop it with: ROOT=$PEER_ROOT API_PORT=$PEER_API_PORT $PEER_DIR/run_peer.sh stop"
   else
@@ -190,9 +193,6 @@ PEER_CONTEXT="$(peer_psql -d "$PEER_DB" -Atc "select pgstac.get_setting('context
 log "peer up: $PEER_URL, CPU measured on uvicorn master + postmaster trees ($PEER_PIDS)"
 
 # ------------------------------------------------------------------------------ Tuilerie ingest
-if curl -fsS -o /dev/null "$TUI_URL/health" 2>/dev/null; then
-  die "something already answers on $TUI_URL: set TUI_PORT"
-fi
 rm -f "$STORE" "$STORE-wal" "$STORE-shm" "$STORE-journal"
 log "tuilerie ingest --store $STORE $DATA/collections/ $DATA/items.ndjson"
 la0="$(loadavg)"
@@ -208,22 +208,21 @@ python3 "$HERE/stac_compare.py" ingest-summary --log "$LOGS/ingest.log" --second
   || die "tuilerie ingest did not load exactly $N items (see $LOGS/ingest.log)"
 grep -E '^ingested ' "$LOGS/ingest.log" >&2 || true
 
-start_tuilerie() {  # $1 = count policy (auto|exact)
-  local policy="$1"
-  TUILERIE_STORE_COUNT="$policy" "$TUI_BIN" serve --store "$STORE" --bind "127.0.0.1:$TUI_PORT" \
+start_tuilerie() {  # $1 = count policy (auto|exact), $2 = port; sets TUI_PID
+  local policy="$1" url="http://127.0.0.1:$2"
+  if curl -fsS -o /dev/null "$url/health" 2>/dev/null; then die "something already answers on $url: set TUI_PORT"; fi
+  TUILERIE_STORE_COUNT="$policy" "$TUI_BIN" serve --store "$STORE" --bind "127.0.0.1:$2" \
     --log warn >"$LOGS/tuilerie-$policy.log" 2>&1 &
   TUI_PID=$!
+  TUI_PIDS="$TUI_PIDS $TUI_PID"
   for _ in $(seq 1 120); do
     kill -0 "$TUI_PID" 2>/dev/null || { tail -30 "$LOGS/tuilerie-$policy.log" >&2; die "tuilerie serve ($policy) exited"; }
-    if curl -fsS -o /dev/null "$TUI_URL/health" 2>/dev/null; then
-      log "tuilerie up on $TUI_URL (pid $TUI_PID, store.count=$policy)"; return 0
+    if curl -fsS -o /dev/null "$url/health" 2>/dev/null; then
+      log "tuilerie up on $url (pid $TUI_PID, store.count=$policy)"; return 0
     fi
     sleep 0.5
   done
-  tail -30 "$LOGS/tuilerie-$policy.log" >&2; die "tuilerie serve ($policy) did not answer on $TUI_URL/health within 60 s"
-}
-stop_tuilerie() {
-  if [ -n "$TUI_PID" ]; then kill "$TUI_PID" 2>/dev/null || true; wait "$TUI_PID" 2>/dev/null || true; TUI_PID=""; fi
+  tail -30 "$LOGS/tuilerie-$policy.log" >&2; die "tuilerie serve ($policy) did not answer on $url/health within 60 s"
 }
 
 # ------------------------------------------------------------------------------ request lists
@@ -244,14 +243,12 @@ paging_list() {  # $1 = name, $2 = base URL: $REQ/$1 = static lists + paging.tsv
   log "paging list $1: $lines requests"
 }
 
-bench() {  # $1 = name, $2 = base URL, $3 = cpu pids, $4 = label
-  local args=(--base-url "$2" --requests "$REQ/$1" --conc "$CONC" --duration "$DURATION" --warmup "$WARMUP"
-              --label "$4" --cpu-pids "$3" --skip-sanity --out "$OUT-$1.json")
-  [ -n "$CASES" ] && args+=(--cases "$CASES")
-  log "run_bench.py $4 (conc $CONC, ${WARMUP}s + ${DURATION}s per case)"
-  python3 "$PEER_DIR/run_bench.py" "${args[@]}" >"$LOGS/bench-$1.md" 2>"$LOGS/bench-$1.log" \
-    || { tail -30 "$LOGS/bench-$1.log" >&2; die "run_bench.py $4 failed"; }
-  grep -E ' c=' "$LOGS/bench-$1.log" >&2 || true
+bench() {  # $1 = name, $2 = base URL, $3 = cpu pids, $4 = label, $5 = case file, $6 = concurrency
+  python3 "$PEER_DIR/run_bench.py" --base-url "$2" --requests "$REQ/$1" --cases "$5" --conc "$6" \
+    --duration "$DURATION" --warmup "$WARMUP" --label "$4" --cpu-pids "$3" --skip-sanity \
+    --out "$RUNS/$1-$5-c$6.json" >>"$LOGS/bench-$1.md" 2>>"$LOGS/bench-$1.log" \
+    || { tail -30 "$LOGS/bench-$1.log" >&2; die "run_bench.py $4 ($5, c=$6) failed"; }
+  printf '  %-15s %s\n' "$1" "$(grep -E ' c=' "$LOGS/bench-$1.log" | tail -1)" >&2
 }
 sanity() {  # $1 = name, $2 = base URL, $3 = label, [$4 = extra flag]
   log "sanity pass $3 (each list once, sequential)"
@@ -260,28 +257,45 @@ sanity() {  # $1 = name, $2 = base URL, $3 = label, [$4 = extra flag]
 }
 
 # ------------------------------------------------------------------------------ runs
-paging_list peer "$PEER_URL"
-sanity peer "$PEER_URL" peer
-bench peer "$PEER_URL" "$PEER_PIDS" stac-fastapi-pgstac
-if [ "$KEEP_PEER" != 1 ]; then
-  # free the CPU and memory for the Tuilerie runs (PostgreSQL stays up until the end if we reuse it)
-  if [ "$STARTED_API" = 1 ]; then peer stop-api; STARTED_API=0; fi
-  if [ "$STARTED_PG" = 1 ]; then peer stop; STARTED_PG=0; fi
-fi
-
-start_tuilerie auto
-paging_list tuilerie-auto "$TUI_URL"
-sanity tuilerie-auto "$TUI_URL" tuilerie-auto
-bench tuilerie-auto "$TUI_URL" "$TUI_PID" tuilerie-auto
-stop_tuilerie
-
+# All servers stay up; for each case and concurrency the servers run back to back (order rotated
+# from one case to the next), so that they see the same background load on this shared machine.
+start_tuilerie auto "$TUI_PORT"; TUI_AUTO_PID="$TUI_PID"
+SERVERS=("peer|$PEER_URL|$PEER_PIDS|stac-fastapi-pgstac" "tuilerie-auto|$TUI_URL|$TUI_AUTO_PID|tuilerie-auto")
 if [ "$EXACT" = 1 ]; then
-  start_tuilerie exact
-  paging_list tuilerie-exact "$TUI_URL"   # tokens carry the count policy: resolve them on this server
-  sanity tuilerie-exact "$TUI_URL" tuilerie-exact --expect-number-matched
-  bench tuilerie-exact "$TUI_URL" "$TUI_PID" tuilerie-exact
-  stop_tuilerie
+  start_tuilerie exact "$TUI_EXACT_PORT"; TUI_EXACT_PID="$TUI_PID"
+  SERVERS+=("tuilerie-exact|$TUI_EXACT_URL|$TUI_EXACT_PID|tuilerie-exact")
 fi
+for srv in "${SERVERS[@]}"; do
+  IFS='|' read -r name url _ label <<<"$srv"
+  paging_list "$name" "$url"   # Tuilerie's tokens carry the count policy: one list per server
+done
+for srv in "${SERVERS[@]}"; do
+  IFS='|' read -r name url _ label <<<"$srv"
+  sanity "$name" "$url" "$name" "$([ "$name" = tuilerie-exact ] && echo --expect-number-matched || true)"
+done
+
+RUNS="$SCRATCH/runs/$STAMP"
+rm -rf "$RUNS"; mkdir -p "$RUNS"
+IFS=',' read -r -a conc_list <<<"$CONC"
+IFS=',' read -r -a case_list <<<"${CASES:-items_get.tsv,search_post.tsv,search_filter.tsv,item_get.tsv,paging.tsv}"
+log "wrk runs: ${#case_list[@]} cases x ${#conc_list[@]} concurrencies x ${#SERVERS[@]} servers, ${WARMUP}s warm-up + ${DURATION}s each"
+k=0
+for case in "${case_list[@]}"; do
+  [ -f "$REQ/static/$case" ] || [ "$case" = paging.tsv ] || die "unknown case $case"
+  for c in "${conc_list[@]}"; do
+    log "$case c=$c"
+    for i in "${!SERVERS[@]}"; do
+      srv="${SERVERS[$(( (i + k) % ${#SERVERS[@]} ))]}"
+      IFS='|' read -r name url pids label <<<"$srv"
+      bench "$name" "$url" "$pids" "$label" "$case" "$c"
+    done
+    k=$((k + 1))
+  done
+done
+for srv in "${SERVERS[@]}"; do
+  IFS='|' read -r name _ _ _ <<<"$srv"
+  python3 "$HERE/stac_compare.py" merge --out "$OUT-$name.json" "$RUNS/$name"-*.json || die "merging $name runs failed"
+done
 
 # ------------------------------------------------------------------------------ report
 if [ -f "$PEER_LOAD_JSON" ]; then cp "$PEER_LOAD_JSON" "$OUT-peer-load.json"; fi

@@ -169,24 +169,7 @@ impl SqliteCatalog {
         // Item documents (a few kB each) fit in 16 kB pages without overflow
         // chains; this only takes effect when the file is created.
         writer
-            .pragma_update(
-                None,
-                "page_size",
-                std::env::var("TL_PAGE")
-                    .ok()
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .unwrap_or(16384),
-            )
-            .map_err(open_err)?;
-        writer
-            .pragma_update(
-                None,
-                "wal_autocheckpoint",
-                std::env::var("TL_WAC")
-                    .ok()
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .unwrap_or(1000),
-            )
+            .pragma_update(None, "page_size", 16384)
             .map_err(open_err)?;
         writer
             .pragma_update(None, "journal_mode", "WAL")
