@@ -10,6 +10,9 @@
   stac_compare.py ingest-summary --log ingest.log --seconds S --store DB --n N ... --out ingest.json
       Parses Tuilerie's `ingested ... items (...) in X s (Y items/s); Z rejected` line.
 
+  stac_compare.py merge --out server.json run1.json run2.json ...
+      Merges run_bench.py JSONs of one server (one per case and concurrency) into one.
+
   stac_compare.py report --peer peer.json --auto auto.json --exact exact.json
                          --sanity-peer .. --sanity-auto .. --sanity-exact ..
                          --ingest ingest.json [--peer-load load.json] --meta meta.json --out report.md
@@ -174,6 +177,32 @@ def cmd_ingest_summary(a):
         print("ingest: expected %d items, got %d (%d rejected)" % (a.n, d["items"], d["rejected"]),
               file=sys.stderr)
         return 1
+    return 0
+
+
+# ---------------------------------------------------------------------------------- merge
+
+def cmd_merge(a):
+    """Merge run_bench.py JSONs of one server (one per case and concurrency) into one."""
+    docs = [json.load(open(p)) for p in a.inputs]
+    if not docs:
+        print("merge: no input", file=sys.stderr)
+        return 1
+    out = {k: v for k, v in docs[0].items() if k != "cases"}
+    out["started"] = min(d["started"] for d in docs)
+    out["finished"] = max(d["finished"] for d in docs)
+    cases = {}
+    for d in docs:
+        for c in d["cases"]:
+            cur = cases.setdefault(c["file"], {k: v for k, v in c.items() if k != "runs"} | {"runs": []})
+            cur["runs"].extend(c["runs"])
+    order = [f for f, _ in CASES]
+    out["cases"] = []
+    for f in sorted(cases, key=lambda f: order.index(f) if f in order else len(order)):
+        cases[f]["runs"].sort(key=lambda r: r["concurrency"])
+        out["cases"].append(cases[f])
+    with open(a.out, "w") as f:
+        json.dump(out, f, indent=2)
     return 0
 
 
@@ -428,13 +457,17 @@ def main():
     i.add_argument("--cpu-user", type=float)
     i.add_argument("--cpu-sys", type=float)
     i.add_argument("--out", required=True)
+    m = sub.add_parser("merge")
+    m.add_argument("--out", required=True)
+    m.add_argument("inputs", nargs="+")
     r = sub.add_parser("report")
     for x in ("peer", "auto", "sanity-peer", "sanity-auto", "ingest", "meta", "out"):
         r.add_argument("--" + x, required=True)
     for x in ("exact", "sanity-exact", "peer-load"):
         r.add_argument("--" + x)
     a = ap.parse_args()
-    return {"sanity": cmd_sanity, "ingest-summary": cmd_ingest_summary, "report": cmd_report}[a.cmd](a)
+    return {"sanity": cmd_sanity, "ingest-summary": cmd_ingest_summary, "merge": cmd_merge,
+            "report": cmd_report}[a.cmd](a)
 
 
 if __name__ == "__main__":

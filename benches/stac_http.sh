@@ -339,7 +339,7 @@ meta = {
             ver(E["PEER_ROOT"] + "/venv-peer/bin/pip show pypgstac 2>/dev/null | sed -n 's/^Version: //p'"),
             ver("/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'"), E["PEER_WORKERS"])],
         ["load generator", "%s, `run_bench.py` from ../shared/bench/stac (cycle.lua), on the same machine" % ver("wrk -v 2>&1 | head -1 | awk '{print $1, $2}'")],
-        ["runs", "conc %s, %s s warm-up + %s s measured per case; peer first, then Tuilerie auto, then Tuilerie exact (one server running at a time unless KEEP_PEER=1)" % (
+        ["runs", "conc %s, %s s warm-up + %s s measured per case and server; all servers up, for each case and concurrency the servers run back to back (order rotated between cases) so they see similar background load" % (
             E["CONC"], E["WARMUP"], E["DURATION"])],
     ],
 }

@@ -14,6 +14,7 @@ pub mod items;
 pub mod landing;
 pub mod links;
 pub mod openapi;
+pub mod panic;
 pub mod params;
 pub mod queryables;
 pub mod search;
@@ -161,6 +162,7 @@ pub fn app(
             web::PathConfig::default()
                 .error_handler(|e, _| ApiError::bad_request(format!("invalid path: {e}")).into()),
         )
+        .wrap(panic::CatchPanic)
         .wrap(Compress::default())
         .wrap(NormalizePath::new(TrailingSlash::Trim))
         .wrap(
