@@ -98,11 +98,12 @@ mod tests {
         )
         .await;
         // The server turns a service error into its response (as here).
-        let err = app
+        let Err(err) = app
             .call(test::TestRequest::get().uri("/boom").to_request())
             .await
-            .err()
-            .expect("a panic becomes an error");
+        else {
+            panic!("a panic should become an error");
+        };
         let res = err.error_response();
         assert_eq!(res.status(), 500);
         let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
