@@ -4,6 +4,7 @@
 //! serves queries, one writer connection serialises writes. Footprints are
 //! indexed by an R*Tree, datetimes by B-trees, free text by FTS5.
 
+mod checkpoint;
 mod functions;
 mod pool;
 mod schema;
@@ -151,6 +152,7 @@ pub struct SqliteCatalog {
     path: PathBuf,
     readers: ReaderPool,
     writer: Arc<Mutex<Connection>>,
+    checkpointer: Arc<checkpoint::Checkpointer>,
     options: SqliteOptions,
 }
 
@@ -204,10 +206,16 @@ impl SqliteCatalog {
                 Ok(conn)
             },
         )?;
+        // The writer never checkpoints; a thread of its own does.
+        writer
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(open_err)?;
+        let checkpointer = checkpoint::Checkpointer::start(path).map_err(open_err)?;
         Ok(SqliteCatalog {
             path: path.to_path_buf(),
             readers,
             writer: Arc::new(Mutex::new(writer)),
+            checkpointer: Arc::new(checkpointer),
             options,
         })
     }
@@ -228,23 +236,17 @@ impl SqliteCatalog {
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let writer = self.writer.clone();
+        let checkpointer = self.checkpointer.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = writer
                 .lock()
                 .map_err(|_| CatalogError::Storage("the writer connection is poisoned".into()))?;
-            f(&mut conn)
+            let result = f(&mut conn);
+            checkpointer.committed();
+            result
         })
         .await
         .map_err(|e| CatalogError::Storage(format!("write task failed: {e}")))?
-    }
-
-    /// Writes a batch synchronously (for the command-line ingest pipeline).
-    pub fn put_items_blocking(&self, items: &[ItemDoc], mode: WriteMode) -> Result<WriteSummary> {
-        let mut conn = self
-            .writer
-            .lock()
-            .map_err(|_| CatalogError::Storage("the writer connection is poisoned".into()))?;
-        write::put_items(&mut conn, items, mode)
     }
 
     /// Refreshes the planner statistics (after a large ingest).

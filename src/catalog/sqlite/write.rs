@@ -213,7 +213,7 @@ pub fn put_items(
             .prepare_cached(
                 "INSERT INTO items (collection, id, datetime, start_dt, end_dt, minx, maxx, miny, maxy, cloud_cover, updated)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?10)
-                 ON CONFLICT (collection, id) DO NOTHING RETURNING rowid",
+                 ON CONFLICT (collection, id) DO NOTHING",
             )
             .map_err(db)?;
         let mut update = tx
@@ -263,25 +263,22 @@ pub fn put_items(
             let inserted: Option<i64> = if mode == WriteMode::Replace {
                 None
             } else {
-                insert
-                    .query_row(
-                        params![
-                            item.collection,
-                            item.id,
-                            item.datetime,
-                            item.start,
-                            item.end,
-                            minx,
-                            maxx,
-                            miny,
-                            maxy,
-                            now,
-                            item.cloud_cover
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(db)?
+                let changed = insert
+                    .execute(params![
+                        item.collection,
+                        item.id,
+                        item.datetime,
+                        item.start,
+                        item.end,
+                        minx,
+                        maxx,
+                        miny,
+                        maxy,
+                        now,
+                        item.cloud_cover
+                    ])
+                    .map_err(db)?;
+                (changed == 1).then(|| tx.last_insert_rowid())
             };
             let rowid = match inserted {
                 Some(rowid) => {
