@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo bench --bench ingest                 # 100,000 items from ../shared/bench/stac/gen_items.py
 //! ITEMS=path/to/items.ndjson COLLECTIONS=path/to/collections/ cargo bench --bench ingest
+//! PHASES=parse RUNS=1 cargo bench --bench ingest   # one phase (parse, write, ingest), e.g. to profile it
 //! ```
 //!
 //! Reports, best of `RUNS` (3): parsing alone (one thread, µs per item), writing
@@ -83,52 +84,60 @@ fn main() {
     let scratch = tempfile::tempdir().unwrap();
     let ctx = ItemContext::default();
 
-    let parse = best(runs, || {
-        let t = Instant::now();
-        for line in &lines {
-            std::hint::black_box(parse_item(line, &ctx).unwrap());
-        }
-        t.elapsed()
-    });
-    println!(
-        "parse (1 thread):        {:6.2} µs/item",
-        parse.as_secs_f64() * 1e6 / n as f64
-    );
+    let phases = std::env::var("PHASES").unwrap_or_else(|_| "parse,write,ingest".into());
+    let wanted = |phase: &str| phases.split(',').any(|p| p.trim() == phase);
 
-    let docs: Vec<_> = lines.iter().map(|l| parse_item(l, &ctx).unwrap()).collect();
-    let write = best(runs, || {
-        let catalog = fresh_store(scratch.path(), &rt, &collections);
-        let t = Instant::now();
-        for batch in docs.chunks(tuilerie::catalog::ingest::DEFAULT_BATCH) {
-            rt.block_on(catalog.put_items(batch.to_vec(), WriteMode::Upsert))
-                .unwrap();
-        }
-        t.elapsed()
-    });
-    println!(
-        "write (pre-parsed):      {:6.2} µs/item",
-        write.as_secs_f64() * 1e6 / n as f64
-    );
-    drop(docs);
+    if wanted("parse") {
+        let parse = best(runs, || {
+            let t = Instant::now();
+            for line in &lines {
+                std::hint::black_box(parse_item(line, &ctx).unwrap());
+            }
+            t.elapsed()
+        });
+        println!(
+            "parse (1 thread):        {:6.2} µs/item",
+            parse.as_secs_f64() * 1e6 / n as f64
+        );
+    }
 
-    let whole = best(runs, || {
-        let catalog = fresh_store(scratch.path(), &rt, &collections);
-        let t = Instant::now();
-        let report = ingest(
-            &catalog,
-            rt.handle(),
-            &[items.display().to_string()],
-            &IngestOptions::default(),
-            &Silent,
-        )
-        .unwrap();
-        assert_eq!(report.items.inserted as usize, n);
-        drop(catalog); // closing checkpoints the WAL: part of the cost
-        t.elapsed()
-    });
-    println!(
-        "ingest (whole pipeline): {:6.0} items/s ({:.2} s for {n} items; goal ≥ 50,000 items/s)",
-        n as f64 / whole.as_secs_f64(),
-        whole.as_secs_f64()
-    );
+    if wanted("write") {
+        let docs: Vec<_> = lines.iter().map(|l| parse_item(l, &ctx).unwrap()).collect();
+        let write = best(runs, || {
+            let catalog = fresh_store(scratch.path(), &rt, &collections);
+            let t = Instant::now();
+            for batch in docs.chunks(tuilerie::catalog::ingest::DEFAULT_BATCH) {
+                rt.block_on(catalog.put_items(batch.to_vec(), WriteMode::Upsert))
+                    .unwrap();
+            }
+            t.elapsed()
+        });
+        println!(
+            "write (pre-parsed):      {:6.2} µs/item",
+            write.as_secs_f64() * 1e6 / n as f64
+        );
+    }
+
+    if wanted("ingest") {
+        let whole = best(runs, || {
+            let catalog = fresh_store(scratch.path(), &rt, &collections);
+            let t = Instant::now();
+            let report = ingest(
+                &catalog,
+                rt.handle(),
+                &[items.display().to_string()],
+                &IngestOptions::default(),
+                &Silent,
+            )
+            .unwrap();
+            assert_eq!(report.items.inserted as usize, n);
+            drop(catalog); // closing checkpoints the WAL: part of the cost
+            t.elapsed()
+        });
+        println!(
+            "ingest (whole pipeline): {:6.0} items/s ({:.2} s for {n} items; goal ≥ 50,000 items/s)",
+            n as f64 / whole.as_secs_f64(),
+            whole.as_secs_f64()
+        );
+    }
 }

@@ -244,6 +244,22 @@ pub async fn create_items(
     }
 }
 
+/// Replaces an existing item with `value` and answers with the stored item.
+async fn replace_with(
+    req: &HttpRequest,
+    state: &AppState,
+    collection: &str,
+    id: &str,
+    value: &Value,
+) -> ApiResult<HttpResponse> {
+    let doc = item_doc(value, collection, Some(id))?;
+    state
+        .catalog
+        .put_items(vec![doc], WriteMode::Replace)
+        .await?;
+    respond_item(req, state, collection, id, false).await
+}
+
 /// `PUT /collections/{collection}/items/{item}`
 pub async fn replace_item(
     req: HttpRequest,
@@ -254,12 +270,7 @@ pub async fn replace_item(
     require_admin(&req, &state)?;
     let (collection, id) = path.into_inner();
     let value = body::json(payload, state.config.server.max_body_bytes).await?;
-    let doc = item_doc(&value, &collection, Some(&id))?;
-    state
-        .catalog
-        .put_items(vec![doc], WriteMode::Replace)
-        .await?;
-    respond_item(&req, &state, &collection, &id, false).await
+    replace_with(&req, &state, &collection, &id, &value).await
 }
 
 /// `PATCH /collections/{collection}/items/{item}` (JSON merge patch)
@@ -283,12 +294,7 @@ pub async fn patch_item(
     let mut value: Value = serde_json::from_str(&stored.to_json(""))
         .map_err(|e| ApiError::internal(format!("stored item is not JSON: {e}")))?;
     merge_patch(&mut value, &patch);
-    let doc = item_doc(&value, &collection, Some(&id))?;
-    state
-        .catalog
-        .put_items(vec![doc], WriteMode::Replace)
-        .await?;
-    respond_item(&req, &state, &collection, &id, false).await
+    replace_with(&req, &state, &collection, &id, &value).await
 }
 
 /// `DELETE /collections/{collection}/items/{item}`

@@ -102,6 +102,17 @@ pub struct IngestOptions {
     pub parsers: usize,
 }
 
+impl IngestOptions {
+    /// The context items read from `base` are parsed with.
+    fn context(&self, base: Option<Base>, default_collection: Option<String>) -> Arc<ItemContext> {
+        Arc::new(ItemContext {
+            base,
+            default_collection,
+            force_collection: self.collection.clone(),
+        })
+    }
+}
+
 impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
@@ -267,13 +278,7 @@ fn discover(
     state: &Mutex<WriterState>,
     items: &mut Vec<Source>,
 ) -> Result<()> {
-    let ctx = |base: Option<Base>, default: Option<String>| {
-        Arc::new(ItemContext {
-            base,
-            default_collection: default,
-            force_collection: options.collection.clone(),
-        })
-    };
+    let ctx = |base: Option<Base>, default: Option<String>| options.context(base, default);
     if input == "-" {
         // Newline-delimited items (streamed), or one JSON document.
         let mut reader = BufReader::new(std::io::stdin());
@@ -449,13 +454,7 @@ fn document(
             .unwrap_or("")
             .to_string()
     };
-    let ctx = |default: Option<String>| {
-        Arc::new(ItemContext {
-            base: Some(base.clone()),
-            default_collection: default,
-            force_collection: options.collection.clone(),
-        })
-    };
+    let ctx = |default: Option<String>| options.context(Some(base.clone()), default);
     match kind.as_str() {
         "Feature" => {
             let default = collection_of_item(&v, &base);
@@ -528,11 +527,7 @@ fn document(
                     items.push(Source::Docs {
                         name: target.display().to_string(),
                         docs: vec![(0, child.to_string())],
-                        ctx: Arc::new(ItemContext {
-                            base: Some(Base::File(target)),
-                            default_collection: collection.clone(),
-                            force_collection: options.collection.clone(),
-                        }),
+                        ctx: options.context(Some(Base::File(target)), collection.clone()),
                     });
                 }
             }

@@ -218,8 +218,8 @@ pub fn put_items(
             .map_err(db)?;
         let mut update = tx
             .prepare_cached(
-                "UPDATE items SET datetime = ?2, start_dt = ?3, end_dt = ?4, minx = ?5, maxx = ?6, miny = ?7, maxy = ?8,
-                 updated = ?9, cloud_cover = ?10 WHERE rowid = ?1",
+                "UPDATE items SET datetime = ?3, start_dt = ?4, end_dt = ?5, minx = ?6, maxx = ?7, miny = ?8, maxy = ?9,
+                 updated = ?10, cloud_cover = ?11 WHERE collection = ?1 AND id = ?2",
             )
             .map_err(db)?;
         let mut data = tx
@@ -260,24 +260,24 @@ pub fn put_items(
             let [minx, maxx, miny, maxy] = b
                 .map(|b| [b.minx, b.maxx, b.miny, b.maxy].map(Some))
                 .unwrap_or([None; 4]);
+            // The insert and the update take the same parameters.
+            let row = params![
+                item.collection,
+                item.id,
+                item.datetime,
+                item.start,
+                item.end,
+                minx,
+                maxx,
+                miny,
+                maxy,
+                now,
+                item.cloud_cover
+            ];
             let inserted: Option<i64> = if mode == WriteMode::Replace {
                 None
             } else {
-                let changed = insert
-                    .execute(params![
-                        item.collection,
-                        item.id,
-                        item.datetime,
-                        item.start,
-                        item.end,
-                        minx,
-                        maxx,
-                        miny,
-                        maxy,
-                        now,
-                        item.cloud_cover
-                    ])
-                    .map_err(db)?;
+                let changed = insert.execute(row).map_err(db)?;
                 (changed == 1).then(|| tx.last_insert_rowid())
             };
             let rowid = match inserted {
@@ -306,20 +306,7 @@ pub fn put_items(
                         }
                         (Some(rowid), _) => {
                             uncount(&tx, rowid, &item.collection, &mut deltas)?;
-                            update
-                                .execute(params![
-                                    rowid,
-                                    item.datetime,
-                                    item.start,
-                                    item.end,
-                                    minx,
-                                    maxx,
-                                    miny,
-                                    maxy,
-                                    now,
-                                    item.cloud_cover
-                                ])
-                                .map_err(db)?;
+                            update.execute(row).map_err(db)?;
                             remove_rows(&tx, rowid)?;
                             // The same item earlier in this batch left a box pending.
                             tx.prepare_cached("DELETE FROM temp.pending_boxes WHERE id = ?1")
