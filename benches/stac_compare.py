@@ -26,6 +26,7 @@ import re
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 # Same file -> label mapping as ../shared/bench/stac/run_bench.py (CASES).
@@ -80,6 +81,24 @@ def fetch(base, method, path, body, timeout=60):
         return "ERR:%s" % type(e).__name__, None
 
 
+def request_collections(path, body):
+    """Collections a request asks for (path or body), for the report's differences."""
+    u = urllib.parse.urlsplit(path)
+    parts = u.path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "collections":
+        return [parts[1]]
+    q = urllib.parse.parse_qs(u.query).get("collections")
+    if q:
+        return q[0].split(",")
+    if body:
+        try:
+            c = json.loads(body).get("collections")
+        except Exception:  # noqa: BLE001
+            return []
+        return [c] if isinstance(c, str) else list(c or [])
+    return []
+
+
 def cmd_sanity(a):
     base = a.base_url.rstrip("/")
     out = {"label": a.label, "base_url": base, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -96,7 +115,8 @@ def cmd_sanity(a):
             code, doc = fetch(base, method, p, body)
             ms = 1000 * (time.perf_counter() - t)
             codes[str(code)] = codes.get(str(code), 0) + 1
-            rec = {"status": code, "ms": round(ms, 2), "n": None, "ids": None, "matched": None}
+            rec = {"status": code, "ms": round(ms, 2), "n": None, "ids": None, "matched": None,
+                   "cols": request_collections(p, body)}
             if isinstance(doc, dict):
                 if doc.get("type") == "FeatureCollection":
                     feats = doc.get("features") or []
@@ -260,6 +280,24 @@ def compare_matched(s_a, s_b, fname):
     return sum(1 for x, y in both if x == y), len(both)
 
 
+def differing_collections(s_a, s_b):
+    out = {}
+    for fname, _ in CASES:
+        if fname == "paging.tsv":
+            continue
+        ca, cb = s_a["cases"].get(fname), s_b["cases"].get(fname)
+        if not ca or not cb or len(ca["per_request"]) != len(cb["per_request"]):
+            continue
+        d = {}
+        for x, y in zip(ca["per_request"], cb["per_request"]):
+            if x["ids"] != y["ids"]:
+                k = "+".join(sorted(x.get("cols") or [])) or "(any)"
+                d[k] = d.get(k, 0) + 1
+        if d:
+            out[fname] = dict(sorted(d.items(), key=lambda kv: -kv[1]))
+    return out
+
+
 def compare_results(s_a, s_b, fname):
     """Requests of fname whose (sorted) id sets are equal in both sanity passes."""
     ca, cb = s_a["cases"].get(fname), s_b["cases"].get(fname)
@@ -353,6 +391,18 @@ def cmd_report(a):
                 return "–" if v is None else "%s ms %s" % (fcpu(v), "met" if v <= goal else "**missed**")
             L.append("| %s ≤ %s ms | %d | %s | %s |" % (label, goal, c, st(tc), st(ec)))
         L.append("")
+    # ---- load warning
+    ncpu = peer.get("nproc") or os.cpu_count() or 1
+    allruns = list(P.values()) + list(A.values()) + list(E.values())
+    busy = [r for r in allruns if max(r["loadavg_before"][0], r["loadavg_after"][0]) > ncpu]
+    if busy:
+        peak = max(max(r["loadavg_before"][0], r["loadavg_after"][0]) for r in allruns)
+        L.append("⚠ The 1-minute load average exceeded the %d CPUs during %d of %d measured runs "
+                 "(peak %.1f): other jobs were competing for the CPUs, which inflates CPU ms per "
+                 "request too (not only latency). The ratios compare servers measured back to back "
+                 "under similar load; for the absolute figures and the goals, rerun on a quiet "
+                 "machine." % (ncpu, len(busy), len(allruns), peak))
+        L.append("")
     # ---- errors during wrk
     L.append("Errors during the measured wrk runs (non-2xx + timeouts + socket errors): peer %d, "
              "Tuilerie auto %d, Tuilerie exact %s." % (
@@ -390,8 +440,20 @@ def cmd_report(a):
     L.append("")
     L.append("\"same ids\" compares the set of item ids of each response (order ignored); for "
              "paging, where each server's list is resolved against itself, it compares the "
-             "multiset of pages. Differences usually mean a different default sort or tie-break, "
-             "not necessarily a wrong answer — see the notes of the run.")
+             "multiset of pages. Differences usually come from a different default sort or "
+             "tie-break, not from a wrong answer.")
+    diffs = differing_collections(sp, sa)
+    if diffs:
+        L.append("")
+        L.append("Requests whose ids differ between the peer and Tuilerie (auto), by collections "
+                 "requested: %s." % "; ".join("%s: %s" % (f, ", ".join("%s ×%d" % kv for kv in d.items()))
+                                             for f, d in diffs.items()))
+        if any("tropisco" in k for d in diffs.values() for k in d):
+            L.append("Known cause for `tropisco` (items with `datetime` *and* a weekly "
+                     "`start_datetime`/`end_datetime`): pgstac sorts such items by "
+                     "`start_datetime` (all tiles of a week tie, then `id` descending) while "
+                     "Tuilerie sorts by `datetime`, so a `limit=10` page holds a different 10 "
+                     "items of the same week. Both are \"newest first\".")
     L.append("")
     # ---- ingest
     L.append("## Ingest (%s items)" % "{:,}".format(meta["n"]))

@@ -70,6 +70,15 @@ peer() {
 peer_psql() {
   PGHOST=127.0.0.1 PGPORT="$PEER_PGPORT" PGUSER=postgres PGPASSWORD=unused psql -X -q "$@"
 }
+stop_peer_api() {  # run_peer.sh stop-api, then wait for uvicorn to finish (before PostgreSQL stops)
+  local pid=""
+  [ -f "$PEER_PIDFILE" ] && pid="$(cat "$PEER_PIDFILE")"
+  peer stop-api
+  if [ -n "$pid" ]; then
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+    log "uvicorn $pid still running 20 s after SIGTERM"
+  fi
+}
 pg_running() { [ -f "$PGDATA/postmaster.pid" ] && kill -0 "$(head -1 "$PGDATA/postmaster.pid")" 2>/dev/null; }
 peer_api_running() { [ -f "$PEER_PIDFILE" ] && kill -0 "$(cat "$PEER_PIDFILE")" 2>/dev/null; }
 
@@ -87,7 +96,9 @@ mkdir -p "$SCRATCH" "$LOGS" "$RESULTS"
 DATE="$(date +%Y-%m-%d)"
 STAMP="$DATE"
 [ -e "$RESULTS/stac-http-$STAMP.md" ] && STAMP="$DATE-$(date +%H%M)"
-OUT="$RESULTS/stac-http-$STAMP"
+STAGE="$SCRATCH/out/$STAMP"          # results are written here and copied to $RESULTS on success
+rm -rf "$STAGE"; mkdir -p "$STAGE"
+OUT="$STAGE/stac-http-$STAMP"
 
 # ------------------------------------------------------------------------------ cleanup
 TUI_PIDS=""
@@ -103,7 +114,7 @@ cleanup() {
   if [ "$KEEP_PEER" = 1 ]; then
     log "KEEP_PEER=1: peer left running ($PEER_URL, PostgreSQL on port $PEER_PGPORT); stop it with: ROOT=$PEER_ROOT API_PORT=$PEER_API_PORT $PEER_DIR/run_peer.sh stop"
   else
-    if [ "$STARTED_API" = 1 ]; then peer stop-api; fi
+    if [ "$STARTED_API" = 1 ]; then stop_peer_api; fi
     if [ "$STARTED_PG" = 1 ]; then
       peer stop
     elif pg_running; then
@@ -132,6 +143,15 @@ fi
 if [ "$(stat -c %Y "$TUI_BIN")" -lt "$HEAD_TIME" ]; then
   log "WARNING: $TUI_BIN is older than the last commit"
 fi
+# Run a private copy: the binary in target/ may be rebuilt by someone else during the run.
+TUI_RUN="$SCRATCH/tuilerie.bin"
+cp "$TUI_BIN" "$TUI_RUN.tmp" && mv "$TUI_RUN.tmp" "$TUI_RUN"
+TUI_SHA="$(sha256sum "$TUI_RUN" | cut -c1-12)"
+TUI_MTIME="$(date -r "$TUI_BIN" '+%Y-%m-%d %H:%M')"
+TUI_REV="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+TUI_DIRTY="$(git -C "$REPO" status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | wc -l)"
+TUI_VERSION="$("$TUI_RUN" --version 2>/dev/null || echo '?')"
+log "tuilerie: $TUI_VERSION, commit $TUI_REV ($TUI_DIRTY uncommitted files in src/), built $TUI_MTIME, sha256 $TUI_SHA"
 
 # ------------------------------------------------------------------------------ dataset
 manifest_ok() {  # dir: manifest with our n and seed
@@ -175,7 +195,7 @@ if [ "$PEER_RELOAD" != 1 ] && [ "$peer_count" = "$N" ]; then
   log "peer DB $PEER_DB already holds $N items: reused (PEER_RELOAD=1 to reload)"
 else
   log "peer: run_peer.sh load ($PEER_DB had: $peer_count items) — pypgstac load of $N items, takes a while"
-  if peer_api_running; then peer stop-api; fi   # DROP DATABASE needs no open connections
+  if peer_api_running; then stop_peer_api; fi   # DROP DATABASE needs no open connections
   peer load >"$LOGS/peer-load.log" 2>&1 || { tail -30 "$LOGS/peer-load.log" >&2; die "run_peer.sh load failed"; }
   peer_count="$(peer_psql -d "$PEER_DB" -Atc "select count(*) from pgstac.items")"
   [ "$peer_count" = "$N" ] || die "peer DB holds $peer_count items after load, expected $N"
@@ -197,7 +217,7 @@ rm -f "$STORE" "$STORE-wal" "$STORE-shm" "$STORE-journal"
 log "tuilerie ingest --store $STORE $DATA/collections/ $DATA/items.ndjson"
 la0="$(loadavg)"
 TIMEFORMAT='%R %U %S'
-{ time "$TUI_BIN" ingest --store "$STORE" --log warn "$DATA/collections/" "$DATA/items.ndjson" \
+{ time "$TUI_RUN" ingest --store "$STORE" --log warn "$DATA/collections/" "$DATA/items.ndjson" \
     >"$LOGS/ingest.log" 2>&1 ; } 2>"$LOGS/ingest.time" \
   || { tail -30 "$LOGS/ingest.log" >&2; die "tuilerie ingest failed"; }
 la1="$(loadavg)"
@@ -210,8 +230,8 @@ grep -E '^ingested ' "$LOGS/ingest.log" >&2 || true
 
 start_tuilerie() {  # $1 = count policy (auto|exact), $2 = port; sets TUI_PID
   local policy="$1" url="http://127.0.0.1:$2"
-  if curl -fsS -o /dev/null "$url/health" 2>/dev/null; then die "something already answers on $url: set TUI_PORT"; fi
-  TUILERIE_STORE_COUNT="$policy" "$TUI_BIN" serve --store "$STORE" --bind "127.0.0.1:$2" \
+  if curl -s -o /dev/null "$url/" 2>/dev/null; then die "something already answers on $url: set TUI_PORT"; fi
+  TUILERIE_STORE_COUNT="$policy" "$TUI_RUN" serve --store "$STORE" --bind "127.0.0.1:$2" \
     --log warn >"$LOGS/tuilerie-$policy.log" 2>&1 &
   TUI_PID=$!
   TUI_PIDS="$TUI_PIDS $TUI_PID"
@@ -300,6 +320,7 @@ done
 # ------------------------------------------------------------------------------ report
 if [ -f "$PEER_LOAD_JSON" ]; then cp "$PEER_LOAD_JSON" "$OUT-peer-load.json"; fi
 export N SEED CONC DURATION WARMUP PEER_WORKERS PEER_LOAD_REUSED PEER_LOAD_JSON TUI_BIN REPO DATE \
+  TUI_SHA TUI_MTIME TUI_REV TUI_DIRTY TUI_VERSION \
   PEER_DIR STORE OUT PEER_ROOT PEER_CONTEXT
 python3 - "$OUT-meta.json" <<'EOF'
 import json, os, subprocess, sys, time
@@ -311,8 +332,6 @@ def sh(*cmd):
         return "?"
 def ver(cmd):
     return sh("bash", "-c", cmd)
-rev = sh("git", "-C", E["REPO"], "rev-parse", "--short", "HEAD")
-dirty = sh("git", "-C", E["REPO"], "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock")
 out = E["OUT"]
 base = os.path.basename(out)
 files = [base + "-" + x + ".json" for x in (
@@ -330,10 +349,10 @@ meta = {
     "files": files,
     "setup": [
         ["machine", "%s CPUs (`nproc`), %s, kernel %s" % (os.cpu_count(), ver("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs"), os.uname().release)],
-        ["Tuilerie", "`%s` at commit %s%s, binary built %s; `tuilerie serve --store DB --log warn`, default settings except `store.count`" % (
-            os.path.relpath(E["TUI_BIN"], E["REPO"]), rev,
-            " (**working tree has uncommitted changes in src/**)" if dirty and dirty != "?" else "",
-            time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(E["TUI_BIN"]))))],
+        ["Tuilerie", "%s, `%s` built %s (sha256 %s…, run from a private copy), repository at commit %s%s; `tuilerie serve --store DB --log warn`, default settings except `store.count`" % (
+            E["TUI_VERSION"], os.path.relpath(E["TUI_BIN"], E["REPO"]), E["TUI_MTIME"], E["TUI_SHA"], E["TUI_REV"],
+            " (**%s uncommitted files in src/ etc. when the run started: the binary may include them**)" % E["TUI_DIRTY"]
+            if E["TUI_DIRTY"] not in ("", "0") else "")],
         ["peer", "stac-fastapi-pgstac %s, pypgstac %s, PostgreSQL %s, uvicorn --workers %s (set up by `run_peer.sh`, settings in ../shared/bench/stac/results-peers.md)" % (
             ver(E["PEER_ROOT"] + "/venv-peer/bin/pip show stac-fastapi-pgstac 2>/dev/null | sed -n 's/^Version: //p'"),
             ver(E["PEER_ROOT"] + "/venv-peer/bin/pip show pypgstac 2>/dev/null | sed -n 's/^Version: //p'"),
@@ -351,5 +370,6 @@ report_args=(--peer "$OUT-peer.json" --auto "$OUT-tuilerie-auto.json"
 [ "$EXACT" = 1 ] && report_args+=(--exact "$OUT-tuilerie-exact.json" --sanity-exact "$OUT-sanity-tuilerie-exact.json")
 [ -f "$OUT-peer-load.json" ] && report_args+=(--peer-load "$OUT-peer-load.json")
 python3 "$HERE/stac_compare.py" report "${report_args[@]}" >/dev/null || die "report failed"
-log "report: $OUT.md"
+cp "$STAGE"/* "$RESULTS"/
+log "report: $RESULTS/stac-http-$STAMP.md (+ raw JSON next to it)"
 cat "$OUT.md"
