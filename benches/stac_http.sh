@@ -18,9 +18,9 @@
 #   PEER_PGPORT=55442 PEER_API_PORT=55481 PEER_WORKERS=2
 #   PEER_RELOAD=0                    1: drop and reload the peer DB even if it holds N items
 #   KEEP_PEER=0                      1: leave the peer (uvicorn + PostgreSQL) running at the end
-#   TUI_PORT=55491                   Tuilerie port (127.0.0.1)
+#   TUI_PORT=55491                   Tuilerie port (127.0.0.1); the store.count=exact server uses TUI_PORT+1
 #   TUI_BIN=target/release/tuilerie  BUILD=auto (build if missing or older than HEAD), 1, 0
-#   EXACT=1                          0: skip the second Tuilerie run with TUILERIE_STORE_COUNT=exact
+#   EXACT=1                          0: skip the second Tuilerie server (TUILERIE_STORE_COUNT=exact)
 #   RESULTS=benches/results          report + raw JSON go here
 set -euo pipefail
 

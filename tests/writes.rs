@@ -635,3 +635,69 @@ async fn killed_ingest_keeps_committed_batches_whole() {
         .unwrap();
     assert_eq!(collections.number_matched, 6);
 }
+
+#[actix_web::test]
+async fn documents_packed_with_a_dictionary_read_back_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let store = db.display().to_string();
+    // A first batch large enough to train the collection's dictionary (its own
+    // documents stay plain), then more items, packed with it.
+    let first = dir.path().join("first.ndjson");
+    write_items(&first, 1500, 0);
+    assert!(
+        tuilerie(&["ingest", "--store", &store, first.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let second = dir.path().join("second.ndjson");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&second).unwrap());
+    let mut originals = Vec::new();
+    for i in 0..1500 {
+        let mut it = item(
+            "biomass",
+            &format!("PACKED_{i:05}"),
+            "2023-02-01T00:00:00Z",
+            (i % 50) as f64 * 0.1,
+        );
+        it["assets"]["extra"] = json!({"href": format!("https://example.org/extra/{i}.tif"), "title": format!("Extra ünïcode {i}"), "roles": ["data"]});
+        let line = it.to_string();
+        writeln!(f, "{line}").unwrap();
+        originals.push(serde_json::from_str::<Value>(&line).unwrap());
+    }
+    f.flush().unwrap();
+    drop(f);
+    assert!(
+        tuilerie(&["ingest", "--store", &store, second.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    let app = app(db.clone(), config(false)).await;
+    for original in originals.iter().step_by(97) {
+        let id = original["id"].as_str().unwrap();
+        let back = get(&app, &format!("/collections/biomass/items/{id}"))
+            .await
+            .json();
+        for key in [
+            "geometry",
+            "properties",
+            "assets",
+            "stac_version",
+            "id",
+            "collection",
+        ] {
+            assert_eq!(back[key], original[key], "{key} of {id}");
+        }
+    }
+    // The plain documents of the first batch read as well.
+    let back = get(&app, "/collections/biomass/items/BULK_000042")
+        .await
+        .json();
+    assert_eq!(back["id"], "BULK_000042");
+    // And searches return both kinds.
+    let v = get(&app, "/collections/biomass/items?limit=3000")
+        .await
+        .json();
+    assert_eq!(v["features"].as_array().unwrap().len(), 3000);
+}

@@ -183,7 +183,7 @@ pub fn ingest(
         for _ in 0..options.parsers.max(1) {
             let rx = line_rx.clone();
             let tx = parsed_tx.clone();
-            scope.spawn(move || parse_worker(rx, tx));
+            scope.spawn(move || parse_worker(store, rx, tx));
         }
         drop(parsed_tx);
         drop(line_rx);
@@ -658,17 +658,22 @@ fn read_lines(
     Ok(chunk.is_empty() || send(chunk))
 }
 
-fn parse_worker(rx: Receiver<(u64, Vec<Line>)>, tx: Sender<Parsed>) {
+fn parse_worker(store: &SharedCatalog, rx: Receiver<(u64, Vec<Line>)>, tx: Sender<Parsed>) {
     for (seq, lines) in rx {
         let results = lines
             .into_iter()
             .map(|line| {
-                let parsed = parse_item(&line.text, &line.ctx).map_err(|e| {
-                    let id = serde_json::from_str::<Value>(&line.text)
-                        .ok()
-                        .and_then(|v| v.get("id").and_then(Value::as_str).map(String::from));
-                    (id, e.to_string())
-                });
+                let parsed = parse_item(&line.text, &line.ctx)
+                    .map(|mut doc| {
+                        store.prepare_items(std::slice::from_mut(&mut doc));
+                        doc
+                    })
+                    .map_err(|e| {
+                        let id = serde_json::from_str::<Value>(&line.text)
+                            .ok()
+                            .and_then(|v| v.get("id").and_then(Value::as_str).map(String::from));
+                        (id, e.to_string())
+                    });
                 (line.source, line.number, parsed)
             })
             .collect();

@@ -113,6 +113,9 @@ pub struct ItemDoc {
     /// `eo:cloud_cover`, when a number: the most used filter and sort of
     /// optical imagery, which stores may keep in a column of its own.
     pub cloud_cover: Option<f64>,
+    /// A store-specific encoding of `doc`, prepared off the writer thread by
+    /// [`crate::catalog::Catalog::prepare_items`].
+    pub packed: Option<Vec<u8>>,
 }
 
 /// Where an item comes from: decides how relative hrefs resolve and which
@@ -428,6 +431,7 @@ pub fn parse_item(json: &str, ctx: &ItemContext) -> Result<ItemDoc> {
         text,
         property_types,
         cloud_cover: known.cloud_cover,
+        packed: None,
     })
 }
 

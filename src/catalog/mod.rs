@@ -218,6 +218,10 @@ pub trait Catalog: Send + Sync + 'static {
     /// Deletes a collection and its items; false when it did not exist.
     async fn delete_collection(&self, id: &str) -> Result<bool>;
 
+    /// Prepares parsed items for writing (e.g. compresses documents). Called
+    /// on the ingest parser threads so that the single writer does less.
+    fn prepare_items(&self, _items: &mut [ItemDoc]) {}
+
     /// Writes a batch of items in one transaction: all or nothing.
     async fn put_items(&self, items: Vec<ItemDoc>, mode: WriteMode) -> Result<WriteSummary>;
 

@@ -6,6 +6,7 @@
 
 mod checkpoint;
 mod functions;
+mod packing;
 mod pool;
 mod schema;
 mod search;
@@ -150,6 +151,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// The embedded SQLite store.
 pub struct SqliteCatalog {
     path: PathBuf,
+    dictionaries: Arc<packing::Dictionaries>,
     readers: ReaderPool,
     writer: Arc<Mutex<Connection>>,
     checkpointer: Arc<checkpoint::Checkpointer>,
@@ -211,8 +213,10 @@ impl SqliteCatalog {
             .pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(open_err)?;
         let checkpointer = checkpoint::Checkpointer::start(path).map_err(open_err)?;
+        let dictionaries = Arc::new(packing::Dictionaries::load(&writer)?);
         Ok(SqliteCatalog {
             path: path.to_path_buf(),
+            dictionaries,
             readers,
             writer: Arc::new(Mutex::new(writer)),
             checkpointer: Arc::new(checkpointer),
@@ -361,6 +365,7 @@ impl Catalog for SqliteCatalog {
     async fn item(&self, scope: &Scope, collection: &str, id: &str) -> Result<Option<StoredItem>> {
         let scope = scope.clone();
         let (collection, id) = (collection.to_string(), id.to_string());
+        let dictionaries = self.dictionaries.clone();
         self.read(move |conn| {
             if !is_visible(conn, &scope, &collection)? {
                 return Ok(None);
@@ -376,7 +381,9 @@ impl Catalog for SqliteCatalog {
                     collection: collection.clone(),
                     id: id.clone(),
                     updated: r.get(0)?,
-                    doc: r.get(1)?,
+                    doc: dictionaries
+                        .unpack(r.get_ref(1)?)
+                        .map_err(|e| rusqlite::Error::UserFunctionError(e.to_string().into()))?,
                     links: r.get(2)?,
                     properties: r.get(3)?,
                 })
@@ -391,7 +398,8 @@ impl Catalog for SqliteCatalog {
         let scope = scope.clone();
         let query = query.clone();
         let options = self.options.clone();
-        self.read(move |conn| search::search(conn, &scope, &query, &options))
+        let dictionaries = self.dictionaries.clone();
+        self.read(move |conn| search::search(conn, &scope, &query, &options, &dictionaries))
             .await
     }
 
@@ -429,8 +437,17 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn put_items(&self, items: Vec<ItemDoc>, mode: WriteMode) -> Result<WriteSummary> {
-        self.write(move |conn| write::put_items(conn, &items, mode))
+        let dictionaries = self.dictionaries.clone();
+        self.write(move |conn| write::put_items(conn, &items, mode, &dictionaries))
             .await
+    }
+
+    fn prepare_items(&self, items: &mut [ItemDoc]) {
+        for item in items {
+            if item.packed.is_none() {
+                item.packed = self.dictionaries.pack(&item.collection, &item.doc);
+            }
+        }
     }
 
     async fn delete_item(&self, collection: &str, id: &str) -> Result<bool> {

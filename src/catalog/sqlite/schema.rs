@@ -56,8 +56,15 @@ CREATE TABLE item_data (
     rowid       INTEGER PRIMARY KEY,
     geom        BLOB,
     properties  BLOB NOT NULL,
-    doc         TEXT NOT NULL,
+    doc         BLOB NOT NULL,  -- JSON text, or packed with a dictionary (packing.rs)
     links       TEXT NOT NULL
+);
+
+-- zstd dictionaries trained on each collection's documents.
+CREATE TABLE dictionaries (
+    id          INTEGER PRIMARY KEY,
+    collection  TEXT NOT NULL,
+    data        BLOB NOT NULL
 );
 
 CREATE VIRTUAL TABLE items_rtree USING rtree (id, minx, maxx, miny, maxy);

@@ -395,6 +395,7 @@ pub(super) fn search(
     scope: &Scope,
     query: &SearchQuery,
     options: &super::SqliteOptions,
+    dictionaries: &super::packing::Dictionaries,
 ) -> Result<ItemPage> {
     // Later pages repeat the first page's count.
     let carried = query.cursor.as_ref().and_then(|c| c.matched);
@@ -714,7 +715,12 @@ pub(super) fn search(
     let mut items = Vec::with_capacity(hits.len());
     for hit in hits {
         let (doc, links, properties) = docs
-            .query_row([hit.rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([hit.rowid], |r| {
+                let doc = dictionaries
+                    .unpack(r.get_ref(0)?)
+                    .map_err(|e| rusqlite::Error::UserFunctionError(e.to_string().into()))?;
+                Ok((doc, r.get(1)?, r.get(2)?))
+            })
             .map_err(db)?;
         items.push(StoredItem {
             collection: hit.collection,

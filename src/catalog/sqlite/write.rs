@@ -2,6 +2,7 @@
 //! stored entirely or not at all.
 
 use super::db;
+use super::packing::{Dictionaries, TRAINING_SAMPLES};
 use super::stats::Deltas;
 use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
@@ -10,6 +11,7 @@ use crate::catalog::item::{ItemDoc, JsonType};
 use crate::catalog::scope::Access;
 use crate::catalog::{WriteMode, WriteSummary};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -193,6 +195,7 @@ pub fn put_items(
     conn: &mut Connection,
     items: &[ItemDoc],
     mode: WriteMode,
+    dictionaries: &Dictionaries,
 ) -> Result<WriteSummary> {
     let tx = conn.transaction().map_err(db)?;
     let mut summary = WriteSummary::default();
@@ -320,11 +323,22 @@ pub fn put_items(
                     }
                 }
             };
+            // Packed on a parser thread, else here (single writes), else plain.
+            let packed = match &item.packed {
+                Some(p) => Some(Cow::Borrowed(p)),
+                None => dictionaries
+                    .pack(&item.collection, &item.doc)
+                    .map(Cow::Owned),
+            };
+            let doc: &dyn rusqlite::ToSql = match &packed {
+                Some(bytes) => bytes,
+                None => &item.doc,
+            };
             data.execute(params![
                 rowid,
                 item.footprint.as_ref().map(|f| &f.wkb),
                 item.properties,
-                item.doc,
+                doc,
                 item.links
             ])
             .map_err(db)?;
@@ -389,6 +403,28 @@ pub fn put_items(
         }
     }
     deltas.apply(&tx)?;
+    // Collections with many plain documents in this batch get a dictionary,
+    // used from the next batch on.
+    let mut trained = Vec::new();
+    for collection in stats.keys() {
+        if dictionaries.has(collection) {
+            continue;
+        }
+        let samples: Vec<&str> = items
+            .iter()
+            .filter(|i| i.collection == *collection)
+            .take(TRAINING_SAMPLES)
+            .map(|i| i.doc.as_str())
+            .collect();
+        if samples.len() >= TRAINING_SAMPLES
+            && let Some(t) = Dictionaries::train(&tx, collection, &samples)?
+        {
+            trained.push(t);
+        }
+    }
     tx.commit().map_err(db)?;
+    for t in trained {
+        dictionaries.install(t);
+    }
     Ok(summary)
 }
