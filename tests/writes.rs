@@ -641,8 +641,9 @@ async fn documents_packed_with_a_dictionary_read_back_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let store = db.display().to_string();
-    // A first batch large enough to train the collection's dictionary (its own
-    // documents stay plain), then more items, packed with it.
+    // A first batch large enough to train the collection's dictionary, then
+    // more items packed with it; documents written before (demo-sized batches,
+    // single writes) stay plain and are covered by the other tests.
     let first = dir.path().join("first.ndjson");
     write_items(&first, 1500, 0);
     assert!(
@@ -690,7 +691,7 @@ async fn documents_packed_with_a_dictionary_read_back_unchanged() {
             assert_eq!(back[key], original[key], "{key} of {id}");
         }
     }
-    // The plain documents of the first batch read as well.
+    // The documents of the training batch read as well.
     let back = get(&app, "/collections/biomass/items/BULK_000042")
         .await
         .json();

@@ -16,6 +16,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Transaction, params};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// A collection needs this many documents in one batch to train its dictionary.
@@ -25,10 +27,64 @@ const DICTIONARY_BYTES: usize = 64 * 1024;
 /// zstd level: fast, and with a dictionary the gain of higher levels is small.
 const LEVEL: i32 = 3;
 
+/// Process-unique numbers for dictionaries, so that per-thread codecs never
+/// mix up two dictionaries that share a row id (two stores, or a rolled-back
+/// training).
+static SERIAL: AtomicU64 = AtomicU64::new(1);
+
+type Codecs = (
+    zstd::bulk::Compressor<'static>,
+    zstd::bulk::Decompressor<'static>,
+);
+
+thread_local! {
+    /// Compressors and decompressors with a dictionary loaded, per thread.
+    static CODECS: RefCell<HashMap<u64, Codecs>> = RefCell::new(HashMap::new());
+}
+
 /// One trained dictionary.
 pub struct Dictionary {
     id: i64,
+    serial: u64,
     data: Vec<u8>,
+}
+
+impl Dictionary {
+    fn new(id: i64, data: Vec<u8>) -> Dictionary {
+        Dictionary {
+            id,
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+            data,
+        }
+    }
+
+    /// Runs `f` with this thread's codecs for the dictionary.
+    fn with_codecs<T>(
+        &self,
+        f: impl FnOnce(&mut Codecs) -> std::io::Result<T>,
+    ) -> std::io::Result<T> {
+        CODECS.with(|codecs| {
+            let mut codecs = codecs.borrow_mut();
+            let pair = match codecs.entry(self.serial) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert((
+                    zstd::bulk::Compressor::with_dictionary(LEVEL, &self.data)?,
+                    zstd::bulk::Decompressor::with_dictionary(&self.data)?,
+                )),
+            };
+            f(pair)
+        })
+    }
+
+    /// Packs a document.
+    pub fn pack(&self, doc: &str) -> Option<Vec<u8>> {
+        let frame = self.with_codecs(|(c, _)| c.compress(doc.as_bytes())).ok()?;
+        let mut out = Vec::with_capacity(frame.len() + 8);
+        out.extend_from_slice(&(self.id as u32).to_le_bytes());
+        out.extend_from_slice(&(doc.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+        Some(out)
+    }
 }
 
 /// The dictionaries of a store.
@@ -38,65 +94,39 @@ pub struct Dictionaries {
     by_id: RwLock<HashMap<i64, Arc<Dictionary>>>,
 }
 
-thread_local! {
-    /// Compressors and decompressors bound to a dictionary, per thread.
-    static CODECS: RefCell<HashMap<i64, (zstd::bulk::Compressor<'static>, zstd::bulk::Decompressor<'static>)>> =
-        RefCell::new(HashMap::new());
-}
-
 impl Dictionaries {
     /// Loads every stored dictionary.
     pub fn load(conn: &Connection) -> Result<Dictionaries> {
         let dictionaries = Dictionaries::default();
         let mut stmt = conn
-            .prepare("SELECT id, collection, data FROM dictionaries")
+            .prepare("SELECT id, collection, data FROM dictionaries ORDER BY id")
             .map_err(db)?;
         let mut rows = stmt.query([]).map_err(db)?;
         while let Some(row) = rows.next().map_err(db)? {
-            let data: Vec<u8> = row.get(2).map_err(db)?;
-            dictionaries.add(row.get(0).map_err(db)?, row.get(1).map_err(db)?, &data);
+            let dictionary = Dictionary::new(row.get(0).map_err(db)?, row.get(2).map_err(db)?);
+            dictionaries.install(row.get(1).map_err(db)?, Arc::new(dictionary));
         }
         Ok(dictionaries)
     }
 
-    fn add(&self, id: i64, collection: String, data: &[u8]) {
-        let dictionary = Arc::new(Dictionary {
-            id,
-            data: data.to_vec(),
-        });
+    /// Makes a dictionary usable (once it is committed).
+    pub fn install(&self, collection: String, dictionary: Arc<Dictionary>) {
         if let Ok(mut map) = self.by_id.write() {
-            map.insert(id, dictionary.clone());
+            map.insert(dictionary.id, dictionary.clone());
         }
         if let Ok(mut map) = self.by_collection.write() {
             map.insert(collection, dictionary);
         }
     }
 
-    /// True when the collection has a dictionary.
-    pub fn has(&self, collection: &str) -> bool {
-        self.by_collection
-            .read()
-            .is_ok_and(|m| m.contains_key(collection))
+    /// The collection's dictionary.
+    pub fn get(&self, collection: &str) -> Option<Arc<Dictionary>> {
+        self.by_collection.read().ok()?.get(collection).cloned()
     }
 
     /// Packs a document with its collection's dictionary (`None` without one).
     pub fn pack(&self, collection: &str, doc: &str) -> Option<Vec<u8>> {
-        let dictionary = self.by_collection.read().ok()?.get(collection)?.clone();
-        CODECS.with(|codecs| {
-            let mut codecs = codecs.borrow_mut();
-            let (compressor, _) = match codecs.entry(dictionary.id) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(codecs_for(&dictionary).ok()?)
-                }
-            };
-            let frame = compressor.compress(doc.as_bytes()).ok()?;
-            let mut out = Vec::with_capacity(frame.len() + 8);
-            out.extend_from_slice(&(dictionary.id as u32).to_le_bytes());
-            out.extend_from_slice(&(doc.len() as u32).to_le_bytes());
-            out.extend_from_slice(&frame);
-            Some(out)
-        })
+        self.get(collection)?.pack(doc)
     }
 
     /// The JSON text of a stored document, packed or not.
@@ -114,62 +144,64 @@ impl Dictionaries {
                     .ok()
                     .and_then(|m| m.get(&id).cloned())
                     .ok_or_else(|| bad("unknown dictionary"))?;
-                let bytes = CODECS.with(|codecs| {
-                    let mut codecs = codecs.borrow_mut();
-                    let (_, decompressor) = match codecs.entry(id) {
-                        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(e) => {
-                            e.insert(codecs_for(&dictionary)?)
-                        }
-                    };
-                    decompressor.decompress(&b[8..], len)
-                });
-                let bytes = bytes.map_err(|e| bad(&e.to_string()))?;
+                let bytes = dictionary
+                    .with_codecs(|(_, d)| d.decompress(&b[8..], len))
+                    .map_err(|e| bad(&e.to_string()))?;
                 String::from_utf8(bytes).map_err(|_| bad("not UTF-8"))
             }
             _ => Err(bad("unexpected type")),
         }
     }
-
-    /// Trains and stores a dictionary for `collection` from sample documents,
-    /// in the caller's transaction; [`Dictionaries::add`] it after commit.
-    pub fn train(
-        tx: &Transaction,
-        collection: &str,
-        samples: &[&str],
-    ) -> Result<Option<(i64, String, Vec<u8>)>> {
-        let data = match zstd::dict::from_samples(samples, DICTIONARY_BYTES) {
-            Ok(data) => data,
-            Err(e) => {
-                // Too little variety to learn from: stay uncompressed.
-                tracing::debug!(%collection, "no dictionary trained: {e}");
-                return Ok(None);
-            }
-        };
-        tx.execute(
-            "INSERT INTO dictionaries (collection, data) VALUES (?1, ?2)",
-            params![collection, data],
-        )
-        .map_err(db)?;
-        Ok(Some((tx.last_insert_rowid(), collection.to_string(), data)))
-    }
-
-    /// Makes a dictionary stored by [`Dictionaries::train`] usable (after commit).
-    pub fn install(&self, trained: (i64, String, Vec<u8>)) {
-        let (id, collection, data) = trained;
-        self.add(id, collection, &data);
-    }
 }
 
-/// A compressor and a decompressor with the dictionary loaded (once per thread).
-fn codecs_for(
-    d: &Dictionary,
-) -> std::io::Result<(
-    zstd::bulk::Compressor<'static>,
-    zstd::bulk::Decompressor<'static>,
-)> {
-    Ok((
-        zstd::bulk::Compressor::with_dictionary(LEVEL, &d.data)?,
-        zstd::bulk::Decompressor::with_dictionary(&d.data)?,
-    ))
+/// Trains a dictionary for `collection` from sample documents and stores it
+/// in the caller's transaction. [`Dictionaries::install`] it after commit.
+pub fn train(
+    tx: &Transaction,
+    collection: &str,
+    samples: &[&str],
+) -> Result<Option<Arc<Dictionary>>> {
+    let data = match zstd::dict::from_samples(samples, DICTIONARY_BYTES) {
+        Ok(data) => data,
+        Err(e) => {
+            // Too little variety to learn from: stay uncompressed.
+            tracing::debug!(%collection, "no dictionary trained: {e}");
+            return Ok(None);
+        }
+    };
+    tx.execute(
+        "INSERT INTO dictionaries (collection, data) VALUES (?1, ?2)",
+        params![collection, data],
+    )
+    .map_err(db)?;
+    Ok(Some(Arc::new(Dictionary::new(
+        tx.last_insert_rowid(),
+        data,
+    ))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_row_id_in_two_stores_does_not_mix_codecs() {
+        let docs_a: Vec<String> = (0..300)
+            .map(|i| format!("{{\"id\":\"a{i}\",\"href\":\"https://a.example/{i}/B04.tif\"}}"))
+            .collect();
+        let docs_b: Vec<String> = (0..300)
+            .map(|i| format!("{{\"id\":\"b{i}\",\"x\":[{i},{i},{i}],\"title\":\"other {i}\"}}"))
+            .collect();
+        let a = zstd::dict::from_samples(&docs_a, 4096).unwrap();
+        let b = zstd::dict::from_samples(&docs_b, 4096).unwrap();
+        let (da, db) = (Dictionary::new(1, a), Dictionary::new(1, b));
+        let packed_a = da.pack(&docs_a[7]).unwrap();
+        let packed_b = db.pack(&docs_b[7]).unwrap();
+        let (sa, sb) = (Dictionaries::default(), Dictionaries::default());
+        sa.install("a".into(), Arc::new(da));
+        sb.install("b".into(), Arc::new(db));
+        assert_eq!(sa.unpack(ValueRef::Blob(&packed_a)).unwrap(), docs_a[7]);
+        assert_eq!(sb.unpack(ValueRef::Blob(&packed_b)).unwrap(), docs_b[7]);
+        assert!(packed_a.len() < docs_a[7].len() + 8);
+    }
 }

@@ -2,7 +2,7 @@
 //! stored entirely or not at all.
 
 use super::db;
-use super::packing::{Dictionaries, TRAINING_SAMPLES};
+use super::packing::{self, Dictionaries, Dictionary, TRAINING_SAMPLES};
 use super::stats::Deltas;
 use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
@@ -13,6 +13,7 @@ use crate::catalog::{WriteMode, WriteSummary};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Write times are strictly increasing within a process, so that two writes
@@ -198,6 +199,28 @@ pub fn put_items(
     dictionaries: &Dictionaries,
 ) -> Result<WriteSummary> {
     let tx = conn.transaction().map_err(db)?;
+    // A collection without a dictionary, with enough documents in this batch
+    // to learn from, gets one now: it packs this batch already. It becomes
+    // visible to others only once committed.
+    let mut trained: Vec<(String, Arc<Dictionary>)> = Vec::new();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for item in items {
+        *counts.entry(item.collection.as_str()).or_default() += 1;
+    }
+    for (collection, n) in counts {
+        if n < TRAINING_SAMPLES || dictionaries.get(collection).is_some() {
+            continue;
+        }
+        let samples: Vec<&str> = items
+            .iter()
+            .filter(|i| i.collection == collection)
+            .take(TRAINING_SAMPLES)
+            .map(|i| i.doc.as_str())
+            .collect();
+        if let Some(dictionary) = packing::train(&tx, collection, &samples)? {
+            trained.push((collection.to_string(), dictionary));
+        }
+    }
     let mut summary = WriteSummary::default();
     let mut stats: HashMap<&str, BatchStats> = HashMap::new();
     let mut deltas = Deltas::default();
@@ -326,8 +349,12 @@ pub fn put_items(
             // Packed on a parser thread, else here (single writes), else plain.
             let packed = match &item.packed {
                 Some(p) => Some(Cow::Borrowed(p)),
-                None => dictionaries
-                    .pack(&item.collection, &item.doc)
+                None => trained
+                    .iter()
+                    .find(|(c, _)| *c == item.collection)
+                    .map(|(_, d)| d.clone())
+                    .or_else(|| dictionaries.get(&item.collection))
+                    .and_then(|d| d.pack(&item.doc))
                     .map(Cow::Owned),
             };
             let doc: &dyn rusqlite::ToSql = match &packed {
@@ -403,28 +430,9 @@ pub fn put_items(
         }
     }
     deltas.apply(&tx)?;
-    // Collections with many plain documents in this batch get a dictionary,
-    // used from the next batch on.
-    let mut trained = Vec::new();
-    for collection in stats.keys() {
-        if dictionaries.has(collection) {
-            continue;
-        }
-        let samples: Vec<&str> = items
-            .iter()
-            .filter(|i| i.collection == *collection)
-            .take(TRAINING_SAMPLES)
-            .map(|i| i.doc.as_str())
-            .collect();
-        if samples.len() >= TRAINING_SAMPLES
-            && let Some(t) = Dictionaries::train(&tx, collection, &samples)?
-        {
-            trained.push(t);
-        }
-    }
     tx.commit().map_err(db)?;
-    for t in trained {
-        dictionaries.install(t);
+    for (collection, dictionary) in trained {
+        dictionaries.install(collection, dictionary);
     }
     Ok(summary)
 }
