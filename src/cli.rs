@@ -186,6 +186,11 @@ pub fn run(cli: Cli) -> Result<()> {
             std::fs::create_dir_all(&args.dir).map_err(Error::Io)?;
             let store_path = args.dir.join("tuilerie.db");
             config.store.url = store_path.display().to_string();
+            // The demo's rasters may be read (the configured roots stay allowed too).
+            config
+                .raster
+                .roots
+                .push(std::path::absolute(&args.dir).map_err(Error::Io)?);
             let files = crate::demo::write(&args.dir).map_err(Error::Io)?;
             let catalog = runtime.block_on(open_store(&config))?;
             let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();

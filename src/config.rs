@@ -164,6 +164,60 @@ impl Default for LogConfig {
     }
 }
 
+/// Raster engine settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RasterConfig {
+    /// Local directories asset files may be read from (nothing else is).
+    pub roots: Vec<PathBuf>,
+    /// Remote hosts (`example.org`, `.example.org` for subdomains) and S3
+    /// buckets (`s3://bucket`) assets may be read from.
+    pub allowed_hosts: Vec<String>,
+    /// GDAL threads (0: one per core).
+    pub threads: usize,
+    /// Rendering jobs that may wait for a GDAL thread before answering 503.
+    pub queue: usize,
+    /// Open datasets kept per GDAL thread.
+    pub datasets: usize,
+    /// Most items painted into one collection mosaic tile.
+    pub max_items_per_tile: usize,
+    /// Largest side of previews and of the image statistics are computed on.
+    pub max_preview_size: usize,
+}
+
+impl Default for RasterConfig {
+    fn default() -> Self {
+        RasterConfig {
+            roots: Vec::new(),
+            allowed_hosts: Vec::new(),
+            threads: 0,
+            queue: 256,
+            datasets: 64,
+            max_items_per_tile: 500,
+            max_preview_size: 2048,
+        }
+    }
+}
+
+impl RasterConfig {
+    /// GDAL threads to start.
+    pub fn thread_count(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -180,6 +234,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[log]`
     pub log: LogConfig,
+    /// `[raster]`
+    pub raster: RasterConfig,
+    /// `[cache]`
+    pub cache: crate::cache::CacheConfig,
 }
 
 /// Every settable key, for environment variables and documentation.
@@ -203,6 +261,17 @@ pub const KEYS: &[&str] = &[
     "auth.admin_token",
     "log.level",
     "log.format",
+    "raster.roots",
+    "raster.allowed_hosts",
+    "raster.threads",
+    "raster.queue",
+    "raster.datasets",
+    "raster.max_items_per_tile",
+    "raster.max_preview_size",
+    "cache.memory_mb",
+    "cache.disk_dir",
+    "cache.disk_mb",
+    "cache.cache_control",
 ];
 
 /// Short environment names for the most used settings.
@@ -259,6 +328,19 @@ impl Config {
             "auth.admin_token" => self.auth.admin_token = optional(value),
             "log.level" => self.log.level = value.trim().to_string(),
             "log.format" => self.log.format = value.trim().to_string(),
+            "raster.roots" => {
+                self.raster.roots = list(value).into_iter().map(PathBuf::from).collect()
+            }
+            "raster.allowed_hosts" => self.raster.allowed_hosts = list(value),
+            "raster.threads" => self.raster.threads = parse(value)?,
+            "raster.queue" => self.raster.queue = parse(value)?,
+            "raster.datasets" => self.raster.datasets = parse(value)?,
+            "raster.max_items_per_tile" => self.raster.max_items_per_tile = parse(value)?,
+            "raster.max_preview_size" => self.raster.max_preview_size = parse(value)?,
+            "cache.memory_mb" => self.cache.memory_mb = parse(value)?,
+            "cache.disk_dir" => self.cache.disk_dir = optional(value).map(PathBuf::from),
+            "cache.disk_mb" => self.cache.disk_mb = parse(value)?,
+            "cache.cache_control" => self.cache.cache_control = value.trim().to_string(),
             other => return Err(format!("unknown setting '{other}'")),
         }
         Ok(())
@@ -268,7 +350,18 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_path_buf(), e))?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_path_buf(), e.to_string()))
+        let mut config: Config = toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse(path.to_path_buf(), e.to_string()))?;
+        // An empty directory means "none", as in the environment.
+        if config
+            .cache
+            .disk_dir
+            .as_ref()
+            .is_some_and(|d| d.as_os_str().is_empty())
+        {
+            config.cache.disk_dir = None;
+        }
+        Ok(config)
     }
 
     /// Applies `TUILERIE_*` variables; returns warnings for unknown ones.
@@ -324,6 +417,20 @@ impl Config {
                 "search.default_limit",
                 self.search.default_limit.to_string(),
                 "must be between 1 and search.max_limit",
+            ));
+        }
+        if self.raster.max_items_per_tile == 0 {
+            return Err(bad(
+                "raster.max_items_per_tile",
+                "0".into(),
+                "must be at least 1",
+            ));
+        }
+        if !(64..=8192).contains(&self.raster.max_preview_size) {
+            return Err(bad(
+                "raster.max_preview_size",
+                self.raster.max_preview_size.to_string(),
+                "must be between 64 and 8192",
             ));
         }
         if self.store.readers == 0 {

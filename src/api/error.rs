@@ -2,6 +2,7 @@
 //! body `{"code", "description"}`.
 
 use crate::catalog::CatalogError;
+use crate::raster::RasterError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -138,6 +139,31 @@ impl From<CatalogError> for ApiError {
                 )
             },
             CatalogError::Storage(_) | CatalogError::Io(_) => ApiError::internal(description),
+        }
+    }
+}
+
+impl From<RasterError> for ApiError {
+    fn from(e: RasterError) -> Self {
+        let description = e.to_string();
+        match e {
+            RasterError::InvalidParameter(_) => ApiError::bad_request(description),
+            RasterError::NotFound(_) => ApiError::not_found(description),
+            RasterError::Forbidden(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "Forbidden", description)
+            }
+            RasterError::BadAsset(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "AssetUnreadable", description)
+            }
+            RasterError::Busy(_) => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    description,
+                )
+            },
+            RasterError::Internal(_) => ApiError::internal(description),
         }
     }
 }

@@ -18,16 +18,21 @@ pub mod panic;
 pub mod params;
 pub mod queryables;
 pub mod search;
+pub mod tiles;
 pub mod transactions;
 
 pub use error::{ApiError, ApiResult};
 
+use crate::cache::{CacheConfig, TileCache};
+use crate::catalog::datetime::Micros;
 use crate::catalog::{Limits, SharedCatalog};
 use crate::config::Config;
+use crate::raster::{Engine, EngineOptions};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Compress, NormalizePath, TrailingSlash};
 use actix_web::{App, HttpResponse, web};
 use std::sync::Arc;
+use tiles::source::CollectionRender;
 
 /// Everything handlers share.
 pub struct AppState {
@@ -39,6 +44,12 @@ pub struct AppState {
     pub limits: Limits,
     /// Conformance classes, computed once from the store's capabilities.
     pub conformance: Vec<String>,
+    /// The raster engine (`None` when it could not start; tiles answer 503).
+    pub engine: Option<Arc<Engine>>,
+    /// Rendered tiles.
+    pub tiles: TileCache,
+    /// Collections' render presets, by collection id and version.
+    pub renders: moka::sync::Cache<(String, Micros), Arc<CollectionRender>>,
 }
 
 impl AppState {
@@ -50,11 +61,36 @@ impl AppState {
         };
         let transactions = config.auth.admin_token.is_some() && catalog.capabilities().writes;
         let conformance = conformance::classes(&catalog.capabilities(), transactions);
+        let engine = match Engine::start(&EngineOptions {
+            threads: config.raster.thread_count(),
+            queue: config.raster.queue,
+            datasets: config.raster.datasets,
+            roots: config.raster.roots.clone(),
+            allowed_hosts: config.raster.allowed_hosts.clone(),
+            max_items: config.raster.max_items_per_tile,
+        }) {
+            Ok(e) => Some(Arc::new(e)),
+            Err(e) => {
+                tracing::error!("the raster engine could not start: {e}");
+                None
+            }
+        };
+        let tiles = TileCache::new(&config.cache).unwrap_or_else(|e| {
+            tracing::error!("tile cache: {e}; the disk tier is disabled");
+            TileCache::new(&CacheConfig {
+                disk_dir: None,
+                ..config.cache.clone()
+            })
+            .expect("a tile cache without a disk tier cannot fail to start")
+        });
         AppState {
             catalog,
             config: Arc::new(config),
             limits,
             conformance,
+            engine,
+            tiles,
+            renders: moka::sync::Cache::new(1024),
         }
     }
 
@@ -170,6 +206,7 @@ pub fn app(
                 .log_target("tuilerie::access"),
         )
         .configure(routes)
+        .configure(tiles::routes)
         .default_service(web::to(|req: actix_web::HttpRequest| async move {
             let path = req.path().to_string();
             ApiError::not_found(format!("no resource at {path}")).into_response()

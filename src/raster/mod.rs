@@ -10,12 +10,19 @@
 //! [`RasterError::Busy`] at once.
 
 pub mod colormap;
+pub mod encode;
+pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod href;
 pub mod pool;
 pub mod read;
+pub mod render;
 pub mod tms;
 pub mod warp;
 
+pub use encode::{Format, Rgba};
+pub use engine::{Engine, EngineOptions, Output};
 pub use error::{RasterError, Result};
+pub use render::{AssetSource, BandMeta, ItemSource, RenderParams};
+pub use warp::{Grid, Resampling};

@@ -14,6 +14,7 @@ use lru::LruCache;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// An open dataset and what the engine needs to know of it.
@@ -21,7 +22,7 @@ pub struct OpenDataset {
     /// The GDAL dataset.
     pub dataset: Dataset,
     /// Size, georeferencing, bands, overviews.
-    pub info: DatasetInfo,
+    pub info: Arc<DatasetInfo>,
     version: Option<String>,
 }
 
@@ -29,6 +30,7 @@ pub struct OpenDataset {
 pub struct Workspace {
     datasets: LruCache<String, OpenDataset>,
     transforms: HashMap<(String, String), CoordTransform>,
+    memos: LruCache<String, Vec<(f64, f64)>>,
 }
 
 /// A spatial reference with the traditional GIS axis order (x = easting or
@@ -47,7 +49,18 @@ impl Workspace {
                 NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN),
             ),
             transforms: HashMap::new(),
+            memos: LruCache::new(NonZeroUsize::new(1024).unwrap_or(NonZeroUsize::MIN)),
         }
+    }
+
+    /// A remembered result (e.g. the default rescale of an item).
+    pub fn memo(&mut self, key: &str) -> Option<Vec<(f64, f64)>> {
+        self.memos.get(key).cloned()
+    }
+
+    /// Remembers a result.
+    pub fn remember(&mut self, key: String, value: Vec<(f64, f64)>) {
+        self.memos.put(key, value);
     }
 
     /// Opens (or reuses) a dataset. `version` identifies the data behind the
@@ -69,7 +82,7 @@ impl Workspace {
                 },
             )
             .map_err(|e| RasterError::BadAsset(format!("cannot open the asset ({e})")))?;
-            let info = DatasetInfo::read(&dataset)?;
+            let info = Arc::new(DatasetInfo::read(&dataset)?);
             self.datasets.put(
                 path.to_string(),
                 OpenDataset {

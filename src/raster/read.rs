@@ -1,8 +1,9 @@
 //! What the engine knows of a dataset, and reading windows of its bands.
 
+use super::colormap::Colormap;
 use super::error::{RasterError, Result};
 use gdal::Dataset;
-use gdal::raster::{ColorInterpretation, GdalDataType};
+use gdal::raster::{ColorInterpretation, ColorTable, GdalDataType, ResampleAlg};
 
 /// One band.
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct DatasetInfo {
     pub bands: Vec<BandInfo>,
     /// Overview sizes of the first band, finest first.
     pub overviews: Vec<(usize, usize)>,
+    /// The first band's colour table (a palette), as a discrete colormap.
+    pub palette: Option<Colormap>,
 }
 
 impl DatasetInfo {
@@ -54,6 +57,7 @@ impl DatasetInfo {
         }
         let mut bands = Vec::new();
         let mut overviews = Vec::new();
+        let mut palette = None;
         for n in 1..=ds.raster_count() {
             let band = ds.rasterband(n)?;
             let flags = band.mask_flags()?;
@@ -67,6 +71,9 @@ impl DatasetInfo {
                 alpha,
             });
             if n == 1 {
+                palette = band
+                    .color_table()
+                    .and_then(|t| palette_of(&t, bands[0].nodata));
                 for o in 0..band.overview_count()?.max(0) as usize {
                     overviews.push(band.overview(o)?.size());
                 }
@@ -83,6 +90,7 @@ impl DatasetInfo {
             crs,
             bands,
             overviews,
+            palette,
         })
     }
 
@@ -126,6 +134,30 @@ impl DatasetInfo {
     }
 }
 
+/// A colour table as a discrete colormap (the nodata entry transparent).
+fn palette_of(table: &ColorTable, nodata: Option<f64>) -> Option<Colormap> {
+    let mut classes = serde_json::Map::new();
+    for i in 0..table.entry_count().min(65536) {
+        let Some(c) = table.entry_as_rgb(i) else {
+            continue;
+        };
+        let alpha = if nodata == Some(i as f64) { 0 } else { c.a };
+        classes.insert(
+            i.to_string(),
+            serde_json::json!([
+                c.r.clamp(0, 255),
+                c.g.clamp(0, 255),
+                c.b.clamp(0, 255),
+                alpha.clamp(0, 255)
+            ]),
+        );
+    }
+    if classes.is_empty() || classes.len() > super::colormap::MAX_ENTRIES {
+        return None;
+    }
+    Colormap::from_json(&serde_json::Value::Object(classes).to_string()).ok()
+}
+
 /// Inverse of an affine geotransform.
 pub fn invert(g: &[f64; 6]) -> Result<[f64; 6]> {
     let det = g[1] * g[5] - g[2] * g[4];
@@ -146,13 +178,16 @@ pub fn invert(g: &[f64; 6]) -> Result<[f64; 6]> {
 }
 
 /// A window `(x, y, width, height)` of a band (or of one of its overviews),
-/// read as f32 at native resolution, and a validity mask when the band has
-/// one (nodata and NaN are handled by the caller).
+/// read as f32 into a `buffer` (width, height) — the window's size, or
+/// smaller to let GDAL decimate it with `decimate` — and a validity mask when
+/// the band has one (nodata and NaN are handled by the caller).
 pub fn read_window(
     ds: &Dataset,
     band: usize,
     overview: Option<usize>,
     window: (usize, usize, usize, usize),
+    buffer: (usize, usize),
+    decimate: ResampleAlg,
     with_mask: bool,
 ) -> Result<(Vec<f32>, Option<Vec<u8>>)> {
     let (x, y, w, h) = window;
@@ -161,13 +196,15 @@ pub fn read_window(
         Some(o) => full.overview(o)?,
         None => full,
     };
-    let mut values = vec![0f32; w * h];
-    band.read_into_slice::<f32>((x as isize, y as isize), (w, h), (w, h), &mut values, None)
+    let args = (buffer != (w, h)).then_some(decimate);
+    let mut values = vec![0f32; buffer.0 * buffer.1];
+    band.read_into_slice::<f32>((x as isize, y as isize), (w, h), buffer, &mut values, args)
         .map_err(|e| RasterError::BadAsset(format!("cannot read the asset ({e})")))?;
     let mask = if with_mask {
         let m = band.open_mask_band()?;
-        let mut mask = vec![0u8; w * h];
-        m.read_into_slice::<u8>((x as isize, y as isize), (w, h), (w, h), &mut mask, None)
+        let mut mask = vec![0u8; buffer.0 * buffer.1];
+        let args = (buffer != (w, h)).then_some(ResampleAlg::NearestNeighbour);
+        m.read_into_slice::<u8>((x as isize, y as isize), (w, h), buffer, &mut mask, args)
             .map_err(|e| RasterError::BadAsset(format!("cannot read the asset's mask ({e})")))?;
         Some(mask)
     } else {

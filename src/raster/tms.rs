@@ -472,6 +472,42 @@ fn spatial_ref(epsg: u32) -> Result<SpatialRef> {
     Ok(srs)
 }
 
+thread_local! {
+    /// This thread's EPSG:n → WGS84 transformations.
+    static TO_WGS84: RefCell<Vec<(u32, CoordTransform)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl TileMatrixSet {
+    /// Bounds in the set's CRS → WGS84 (lon/lat) bounds, edges densified.
+    pub fn to_wgs84(&self, bounds: [f64; 4]) -> Result<[f64; 4]> {
+        if self.epsg == 4326 {
+            return Ok(bounds);
+        }
+        TO_WGS84.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            let index = match cache.iter().position(|(code, _)| *code == self.epsg) {
+                Some(i) => i,
+                None => {
+                    let transform =
+                        CoordTransform::new(&spatial_ref(self.epsg)?, &spatial_ref(4326)?)
+                            .map_err(|e| {
+                                RasterError::Internal(format!(
+                                    "cannot transform from EPSG:{} to EPSG:4326: {e}",
+                                    self.epsg
+                                ))
+                            })?;
+                    cache.push((self.epsg, transform));
+                    cache.len() - 1
+                }
+            };
+            cache[index]
+                .1
+                .transform_bounds(&bounds, DENSIFY_POINTS)
+                .map_err(|e| RasterError::Internal(format!("cannot reproject {bounds:?}: {e}")))
+        })
+    }
+}
+
 /// Runs `f` with this thread's WGS84 → EPSG:`epsg` transformation.
 fn with_transform_from_wgs84<T>(
     epsg: u32,

@@ -15,7 +15,7 @@ use super::read::DatasetInfo;
 use gdal::spatial_ref::CoordTransform;
 
 /// Largest interpolation error accepted, in source pixels (of the overview read).
-pub const MAX_ERROR: f64 = 0.05;
+pub const MAX_ERROR: f64 = 0.0005;
 
 /// A target grid: `width` × `height` pixels covering `bounds` in `crs`.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,11 +78,14 @@ pub struct Mapping {
     pub overview: Option<usize>,
     /// The window to read, `(x, y, width, height)` in the overview's pixels.
     pub window: (usize, usize, usize, usize),
+    /// The size the window is read at (smaller than the window when GDAL
+    /// decimates it); `xs`/`ys` are in this buffer's pixels.
+    pub buffer: (usize, usize),
     /// Source x of each target pixel centre, relative to the window (NaN: unmapped).
     pub xs: Vec<f32>,
     /// Source y, likewise.
     pub ys: Vec<f32>,
-    /// Source pixels (of the overview) per target pixel.
+    /// Buffer pixels per target pixel.
     pub scale: f64,
     /// Target width (pixels per row of `xs`/`ys`).
     pub width: usize,
@@ -238,15 +241,22 @@ pub fn map(
         if step == 1 {
             break (ctl, factor, overview);
         }
-        // Check the interpolation at cell centres against exact transforms.
+        // Check the interpolation against exact transforms at cell centres
+        // and edge midpoints: reprojections between conformal projections
+        // (Mercator, transverse Mercator, Lambert) are saddle-shaped, and
+        // bilinear interpolation is then exact at the centres but not on
+        // the edges.
         let mut centres = Vec::new();
         let mut cells = Vec::new();
         for r in 0..ctl.rows - 1 {
             for c in 0..ctl.cols - 1 {
                 let u = (ctl.us[c] + ctl.us[c + 1]) / 2.0;
                 let v = (ctl.vs[r] + ctl.vs[r + 1]) / 2.0;
-                centres.push((u, v));
-                cells.push((c, r));
+                let (u1, v1) = (ctl.us[c + 1], ctl.vs[r + 1]);
+                for point in [(u, v), (u, ctl.vs[r]), (ctl.us[c], v), (u, v1), (u1, v)] {
+                    centres.push(point);
+                    cells.push((c, r));
+                }
             }
         }
         let (px, py, ok) = exact(t, info, grid, &centres);
@@ -276,7 +286,7 @@ pub fn map(
     let fx = info.width as f64 / ovr_w as f64;
     let fy = info.height as f64 / ovr_h as f64;
     let (mut minx, mut miny, mut maxx, mut maxy) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    let mut c = 0;
+    let mut c;
     for j in 0..h {
         let v = j as f64 + 0.5;
         let r = ctl
@@ -284,13 +294,11 @@ pub fn map(
             .partition_point(|&p| p <= v)
             .saturating_sub(1)
             .min(ctl.rows - 2);
+        c = 0;
         for i in 0..w {
             let u = i as f64 + 0.5;
             while c + 2 < ctl.cols && ctl.us[c + 1] <= u {
                 c += 1;
-            }
-            if i == 0 {
-                c = 0;
             }
             let Some((x, y)) = ctl.at(c, r, u, v) else {
                 continue;
@@ -324,16 +332,28 @@ pub fn map(
     if x0 >= x1 || y0 >= y1 {
         return Ok(None);
     }
+    // Far more source pixels than target pixels (no overview fine enough, e.g.
+    // a GeoTIFF without overviews at a low zoom): let GDAL decimate the window
+    // while reading, to about two source pixels per target pixel.
+    let (ww, wh) = (x1 - x0, y1 - y0);
+    let scale = ctl.scale() / factor;
+    let decimation = (scale / 2.0).floor().max(1.0);
+    let buffer = (
+        ((ww as f64 / decimation).ceil() as usize).max(1),
+        ((wh as f64 / decimation).ceil() as usize).max(1),
+    );
+    let (kx, ky) = (buffer.0 as f32 / ww as f32, buffer.1 as f32 / wh as f32);
     for k in 0..w * h {
-        xs[k] -= x0 as f32;
-        ys[k] -= y0 as f32;
+        xs[k] = (xs[k] - x0 as f32) * kx;
+        ys[k] = (ys[k] - y0 as f32) * ky;
     }
     Ok(Some(Mapping {
         overview,
-        window: (x0, y0, x1 - x0, y1 - y0),
+        window: (x0, y0, ww, wh),
+        buffer,
         xs,
         ys,
-        scale: ctl.scale() / factor,
+        scale: scale / decimation,
         width: w,
     }))
 }
@@ -373,7 +393,7 @@ pub fn resample(
     out: &mut [f32],
     out_valid: &mut [bool],
 ) {
-    let (_, _, ww, wh) = m.window;
+    let (ww, wh) = m.buffer;
     let at = |x: isize, y: isize| -> Option<f32> {
         if x < 0 || y < 0 || x as usize >= ww || y as usize >= wh {
             return None;

@@ -128,7 +128,12 @@ impl Reply {
     /// Asserts a 4xx with a STAC error body naming `needle`.
     pub fn assert_error(&self, status: u16, needle: &str) {
         let text = self.text();
-        assert_eq!(self.status, status, "{}", &text[..text.len().min(400)]);
+        assert_eq!(
+            self.status,
+            status,
+            "expected {status} mentioning '{needle}': {}",
+            &text[..text.len().min(400)]
+        );
         let v = self.json();
         assert!(v["code"].is_string(), "no code in {v}");
         let d = v["description"].as_str().unwrap_or("");
