@@ -775,6 +775,47 @@ async fn cache_etag_and_documents() {
     for set in ["WebMercatorQuad", "WorldCRS84Quad", "LambertFrance93Quad"] {
         assert!(xml.contains(set), "{set}");
     }
+    // Items carry web-map links; the xyz template serves the default rendering.
+    let item = get(&app, &format!("/collections/{COLLECTION}/items/s2-b01-utm"))
+        .await
+        .json();
+    let link = |rel: &str| {
+        item["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == rel)
+            .unwrap_or_else(|| panic!("no {rel} link"))
+            .clone()
+    };
+    let xyz = link("xyz")["href"].as_str().unwrap().to_string();
+    let r = get(
+        &app,
+        &local(
+            &xyz.replace("{z}", "11")
+                .replace("{x}", &x.to_string())
+                .replace("{y}", &y.to_string()),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        get(&app, &local(link("tilejson")["href"].as_str().unwrap()))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(link("wmts")["wmts:layer"], "s2-b01-utm");
+    let c = get(&app, &format!("/collections/{COLLECTION}"))
+        .await
+        .json();
+    assert!(
+        c["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "xyz")
+    );
     let r = get(&app, "/tileMatrixSets").await;
     assert_eq!(r.json()["tileMatrixSets"].as_array().unwrap().len(), 3);
     let r = get(&app, "/tileMatrixSets/LambertFrance93Quad").await;

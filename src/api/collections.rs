@@ -30,6 +30,19 @@ pub fn render(c: &StoredCollection, base: &Base) -> ApiResult<Value> {
             "Queryables",
         ),
     ];
+    // Web-map links (the collection mosaic, default rendering).
+    links.push(
+        json!({"rel": "xyz", "type": "image/png", "title": "Mosaic tiles (default rendering)",
+        "href": base.url(&format!("{path}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png"))}),
+    );
+    links.push(base.titled(
+        "tilejson",
+        media::JSON,
+        &format!("{path}/WebMercatorQuad/tilejson.json"),
+        "TileJSON",
+    ));
+    links.push(json!({"rel": "wmts", "type": "application/xml", "title": "WMTS (one layer per render preset)",
+        "href": base.url(&format!("{path}/WMTSCapabilities.xml")), "wmts:layer": c.id}));
     if let Ok(Value::Array(stored)) = serde_json::from_str::<Value>(&c.links) {
         links.extend(stored);
     }

@@ -92,13 +92,22 @@ impl Base {
         let collection_url = self.url(&format!("/collections/{c}"));
         let self_url = format!("{collection_url}/items/{}", segment(id));
         let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        let xyz = q(&format!(
+            "{self_url}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png"
+        ));
+        let tilejson = q(&format!("{self_url}/WebMercatorQuad/tilejson.json"));
+        let wmts = q(&format!("{self_url}/WMTSCapabilities.xml"));
+        let layer = q(id);
         let (self_url, collection_url, root_url) =
             (q(&self_url), q(&collection_url), q(&self.url("/")));
         format!(
             "{{\"rel\":\"self\",\"type\":\"application/geo+json\",\"href\":{self_url}}},\
              {{\"rel\":\"parent\",\"type\":\"application/json\",\"href\":{collection_url}}},\
              {{\"rel\":\"collection\",\"type\":\"application/json\",\"href\":{collection_url}}},\
-             {{\"rel\":\"root\",\"type\":\"application/json\",\"href\":{root_url}}}"
+             {{\"rel\":\"root\",\"type\":\"application/json\",\"href\":{root_url}}},\
+             {{\"rel\":\"xyz\",\"type\":\"image/png\",\"title\":\"Tiles (default rendering)\",\"href\":{xyz}}},\
+             {{\"rel\":\"tilejson\",\"type\":\"application/json\",\"title\":\"TileJSON\",\"href\":{tilejson}}},\
+             {{\"rel\":\"wmts\",\"type\":\"application/xml\",\"title\":\"WMTS\",\"wmts:layer\":{layer},\"href\":{wmts}}}"
         )
     }
 }
