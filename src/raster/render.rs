@@ -14,7 +14,7 @@ use super::expr::Expression;
 use super::href::HrefPolicy;
 use super::pool::Workspace;
 use super::read::{DatasetInfo, read_window};
-use super::warp::{Grid, Resampling, map, resample};
+use super::warp::{Grid, Resampling, map, resample, resample_nearest};
 use gdal::raster::{GdalDataType, ResampleAlg};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -496,6 +496,7 @@ pub fn render_planes(
         let Some(m) = map(t, &open.info, grid, params.resampling)? else {
             return Ok(None);
         };
+        let nearest = (params.resampling == Resampling::Nearest).then(|| m.nearest_indices());
         for (k, input) in plan.inputs.iter().enumerate() {
             if input.asset != asset {
                 continue;
@@ -522,14 +523,19 @@ pub fn render_planes(
                 .collect();
             let mut out = vec![0f32; n];
             let mut out_valid = vec![false; n];
-            resample(
-                &m,
-                &values,
-                &src_valid,
-                params.resampling,
-                &mut out,
-                &mut out_valid,
-            );
+            match &nearest {
+                Some(indices) => {
+                    resample_nearest(indices, &values, &src_valid, &mut out, &mut out_valid)
+                }
+                None => resample(
+                    &m,
+                    &values,
+                    &src_valid,
+                    params.resampling,
+                    &mut out,
+                    &mut out_valid,
+                ),
+            }
             for ((all, any), ok) in valid.iter_mut().zip(any_valid.iter_mut()).zip(&out_valid) {
                 *all &= ok;
                 *any |= ok;
@@ -647,9 +653,26 @@ pub fn default_rescale(
     Ok(ranges)
 }
 
-fn to_byte(v: f32, (lo, hi): (f64, f64)) -> u8 {
-    let t = (f64::from(v) - lo) / (hi - lo) * 255.0;
-    t.round().clamp(0.0, 255.0) as u8
+/// A linear rescale to 0..=255 (rounded, clamped).
+#[derive(Clone, Copy)]
+struct ByteScale {
+    lo: f32,
+    k: f32,
+}
+
+impl ByteScale {
+    fn new((lo, hi): (f64, f64)) -> ByteScale {
+        ByteScale {
+            lo: lo as f32,
+            k: (255.0 / (hi - lo)) as f32,
+        }
+    }
+
+    #[inline]
+    fn apply(self, v: f32) -> u8 {
+        // NaN → 0; the cast saturates, +0.5 rounds the non-negative values.
+        ((v - self.lo) * self.k + 0.5).clamp(0.0, 255.0) as u8
+    }
 }
 
 /// Colours output planes: one plane through the colormap (classes on raw
@@ -662,12 +685,14 @@ pub fn to_rgba(
 ) -> Result<Rgba> {
     let n = planes.width * planes.height;
     let mut image = Rgba::transparent(planes.width, planes.height);
-    let range = |k: usize| -> (f64, f64) {
-        rescale
-            .get(k)
-            .or(rescale.first())
-            .copied()
-            .unwrap_or((0.0, 255.0))
+    let range = |k: usize| -> ByteScale {
+        ByteScale::new(
+            rescale
+                .get(k)
+                .or(rescale.first())
+                .copied()
+                .unwrap_or((0.0, 255.0)),
+        )
     };
     match planes.values.len() {
         1 => {
@@ -676,7 +701,7 @@ pub fn to_rgba(
                 Some(c) if !c.is_ramp() => c.apply_classes(values, &planes.valid, &mut image.data),
                 _ => {
                     let r = range(0);
-                    let idx: Vec<u8> = values.iter().map(|&v| to_byte(v, r)).collect();
+                    let idx: Vec<u8> = values.iter().map(|&v| r.apply(v)).collect();
                     match colormap {
                         Some(c) => c.apply_ramp(&idx, &planes.valid, &mut image.data),
                         None => {
@@ -695,14 +720,14 @@ pub fn to_rgba(
         3 => {
             let (r0, r1, r2) = (range(0), range(1), range(2));
             let [a, b, c] = [&planes.values[0], &planes.values[1], &planes.values[2]];
-            for k in 0..n {
+            // One plane at a time (loops the compiler vectorises), then interleave.
+            let bytes = |plane: &[f32], r: ByteScale| -> Vec<u8> {
+                plane.iter().map(|&v| r.apply(v)).collect()
+            };
+            let (ba, bb, bc) = (bytes(a, r0), bytes(b, r1), bytes(c, r2));
+            for (k, px) in image.data.chunks_exact_mut(4).enumerate().take(n) {
                 if planes.valid[k] {
-                    image.data[4 * k..4 * k + 4].copy_from_slice(&[
-                        to_byte(a[k], r0),
-                        to_byte(b[k], r1),
-                        to_byte(c[k], r2),
-                        255,
-                    ]);
+                    px.copy_from_slice(&[ba[k], bb[k], bc[k], 255]);
                 }
             }
         }

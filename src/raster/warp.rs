@@ -286,34 +286,55 @@ pub fn map(
     let fx = info.width as f64 / ovr_w as f64;
     let fy = info.height as f64 / ovr_h as f64;
     let (mut minx, mut miny, mut maxx, mut maxy) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    let mut c;
+    let cols = ctl.cols;
+    let (mut row_x, mut row_y, mut row_ok) = (vec![0.0; cols], vec![0.0; cols], vec![false; cols]);
+    let (limit_x, limit_y) = (ovr_w as f64 + 2.0, ovr_h as f64 + 2.0);
     for j in 0..h {
+        // Interpolate the control rows around this pixel row once, then
+        // walk along the row linearly, cell by cell.
         let v = j as f64 + 0.5;
         let r = ctl
             .vs
             .partition_point(|&p| p <= v)
             .saturating_sub(1)
             .min(ctl.rows - 2);
-        c = 0;
-        for i in 0..w {
-            let u = i as f64 + 0.5;
-            while c + 2 < ctl.cols && ctl.us[c + 1] <= u {
-                c += 1;
-            }
-            let Some((x, y)) = ctl.at(c, r, u, v) else {
-                continue;
+        let tv = (v - ctl.vs[r]) / (ctl.vs[r + 1] - ctl.vs[r]);
+        for c in 0..cols {
+            let (a, b) = (r * cols + c, (r + 1) * cols + c);
+            row_x[c] = (ctl.px[a] + (ctl.px[b] - ctl.px[a]) * tv) / fx;
+            row_y[c] = (ctl.py[a] + (ctl.py[b] - ctl.py[a]) * tv) / fy;
+            row_ok[c] = ctl.ok[a] && ctl.ok[b];
+        }
+        let row = &mut xs[j * w..(j + 1) * w];
+        let row_ys = &mut ys[j * w..(j + 1) * w];
+        for c in 0..cols - 1 {
+            // Pixels whose centre u = i + 0.5 lies in [us[c], us[c + 1]).
+            let (u0, u1) = (ctl.us[c], ctl.us[c + 1]);
+            let first = (u0 - 0.5).ceil().max(0.0) as usize;
+            let end = if c + 2 == cols {
+                w
+            } else {
+                ((u1 - 0.5).ceil().max(0.0) as usize).min(w)
             };
-            let (x, y) = (x / fx, y / fy);
-            // Points well outside the dataset map to nothing.
-            if x < -2.0 || y < -2.0 || x > ovr_w as f64 + 2.0 || y > ovr_h as f64 + 2.0 {
+            if first >= end || !(row_ok[c] && row_ok[c + 1]) {
                 continue;
             }
-            minx = minx.min(x);
-            miny = miny.min(y);
-            maxx = maxx.max(x);
-            maxy = maxy.max(y);
-            xs[j * w + i] = x as f32;
-            ys[j * w + i] = y as f32;
+            let dx = (row_x[c + 1] - row_x[c]) / (u1 - u0);
+            let dy = (row_y[c + 1] - row_y[c]) / (u1 - u0);
+            for i in first..end {
+                let t = i as f64 + 0.5 - u0;
+                let (x, y) = (row_x[c] + dx * t, row_y[c] + dy * t);
+                // Points well outside the dataset map to nothing.
+                if !(-2.0..=limit_x).contains(&x) || !(-2.0..=limit_y).contains(&y) {
+                    continue;
+                }
+                minx = minx.min(x);
+                miny = miny.min(y);
+                maxx = maxx.max(x);
+                maxy = maxy.max(y);
+                row[i] = x as f32;
+                row_ys[i] = y as f32;
+            }
         }
     }
     if minx > maxx {
@@ -383,6 +404,58 @@ fn cubic_weight(t: f64) -> f64 {
     }
 }
 
+/// `floor` for values that are at least -2^31 (a cast, not a libm call).
+#[inline]
+fn floor_i(v: f64) -> isize {
+    let t = v as isize;
+    if (t as f64) > v { t - 1 } else { t }
+}
+
+impl Mapping {
+    /// For nearest-neighbour resampling: the buffer index of every target
+    /// pixel ([`NO_PIXEL`] where unmapped), shared by all bands read
+    /// through this mapping.
+    pub fn nearest_indices(&self) -> Vec<u32> {
+        let (ww, wh) = self.buffer;
+        self.xs
+            .iter()
+            .zip(&self.ys)
+            .map(|(&x, &y)| {
+                // NaN compares false: unmapped.
+                if x >= 0.0 && y >= 0.0 {
+                    let (xi, yi) = (x as usize, y as usize);
+                    if xi < ww && yi < wh {
+                        return (yi * ww + xi) as u32;
+                    }
+                }
+                NO_PIXEL
+            })
+            .collect()
+    }
+}
+
+/// An unmapped pixel in [`Mapping::nearest_indices`].
+pub const NO_PIXEL: u32 = u32::MAX;
+
+/// Nearest-neighbour resampling through precomputed indices.
+pub fn resample_nearest(
+    indices: &[u32],
+    values: &[f32],
+    valid: &[bool],
+    out: &mut [f32],
+    out_valid: &mut [bool],
+) {
+    for ((k, o), ov) in indices.iter().zip(out.iter_mut()).zip(out_valid.iter_mut()) {
+        if *k == NO_PIXEL {
+            *ov = false;
+        } else {
+            let k = *k as usize;
+            *o = values[k];
+            *ov = valid[k];
+        }
+    }
+}
+
 /// Resamples one band: `values` and `valid` hold the mapping's window; the
 /// results go to `out` and `out_valid` (one entry per target pixel).
 pub fn resample(
@@ -393,6 +466,10 @@ pub fn resample(
     out: &mut [f32],
     out_valid: &mut [bool],
 ) {
+    if resampling == Resampling::Nearest {
+        resample_nearest(&m.nearest_indices(), values, valid, out, out_valid);
+        return;
+    }
     let (ww, wh) = m.buffer;
     let at = |x: isize, y: isize| -> Option<f32> {
         if x < 0 || y < 0 || x as usize >= ww || y as usize >= wh {
@@ -409,12 +486,11 @@ pub fn resample(
         }
         let (sx, sy) = (sx as f64, sy as f64);
         let value = match resampling {
-            Resampling::Nearest => at(sx.floor() as isize, sy.floor() as isize).map(f64::from),
+            Resampling::Nearest => at(floor_i(sx), floor_i(sy)).map(f64::from),
             Resampling::Bilinear | Resampling::Cubic => {
                 let (fx, fy) = (sx - 0.5, sy - 0.5);
-                let (x0, y0) = (fx.floor(), fy.floor());
-                let (tx, ty) = (fx - x0, fy - y0);
-                let (x0, y0) = (x0 as isize, y0 as isize);
+                let (x0, y0) = (floor_i(fx), floor_i(fy));
+                let (tx, ty) = (fx - x0 as f64, fy - y0 as f64);
                 let mut sum = 0.0;
                 let mut weights = 0.0;
                 if resampling == Resampling::Bilinear {
