@@ -89,7 +89,12 @@ struct Fixture {
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
+    F.get_or_init(build_fixture)
+}
+
+/// A store with the real rasters as items (a private one for tests that write).
+fn build_fixture() -> Fixture {
+    {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("t.db");
         let root = rasters();
@@ -155,7 +160,7 @@ fn fixture() -> &'static Fixture {
         .join()
         .unwrap();
         Fixture { _dir: dir, db }
-    })
+    }
 }
 
 fn raster_config() -> Config {
@@ -875,4 +880,161 @@ async fn collection_mosaic_paints_items_in_order() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[actix_web::test]
+async fn a_saturated_engine_answers_503_with_retry_after() {
+    let mut c = raster_config();
+    c.raster.threads = 1;
+    c.raster.queue = 1;
+    c.cache.memory_mb = 0;
+    let app = app(fixture().db.clone(), c).await;
+    let (lon, lat) = centre(RASTERS[1].1);
+    let requests: Vec<_> = (0..24)
+        .map(|k| {
+            // Different tiles (no cache), all at once.
+            let (x, y) = tile_at("WebMercatorQuad", 13, lon + 0.02 * (k % 6) as f64, lat + 0.02 * (k / 6) as f64);
+            let uri = format!("/collections/{COLLECTION}/items/s2-b01-utm/tiles/WebMercatorQuad/13/{x}/{y}.png?rescale=0,{}", 3000 + k);
+            actix_web::test::TestRequest::get().uri(&uri).to_request()
+        })
+        .map(|req| actix_web::test::call_service(&app, req))
+        .collect();
+    let responses = futures_util::future::join_all(requests).await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    let busy: Vec<_> = responses
+        .iter()
+        .filter(|r| r.status().as_u16() == 503)
+        .collect();
+    assert!(
+        !busy.is_empty(),
+        "24 concurrent tiles on a queue of 1 should overflow: {statuses:?}"
+    );
+    assert_eq!(busy[0].headers().get("retry-after").unwrap(), "1");
+    assert!(statuses.contains(&200));
+}
+
+#[actix_web::test]
+async fn an_updated_item_is_never_served_from_a_stale_cache() {
+    let own = build_fixture();
+    let mut c = raster_config();
+    c.auth.admin_token = Some(ADMIN_TOKEN.into());
+    let app = app(own.db.clone(), c).await;
+    let (lon, lat) = centre(RASTERS[1].1);
+    let (x, y) = tile_at("WebMercatorQuad", 11, lon, lat);
+    let uri = format!(
+        "/collections/{COLLECTION}/items/s2-b01-utm/tiles/WebMercatorQuad/11/{x}/{y}.png?rescale=0,3000"
+    );
+    let first = get(&app, &uri).await;
+    assert_eq!(get(&app, &uri).await.headers.get("x-cache").unwrap(), "hit");
+    // Point the item at another raster: the next tile is rendered anew, from the new file.
+    let href = rasters().join(RASTERS[2].1).display().to_string();
+    let patch = actix_web::test::TestRequest::patch()
+        .uri(&format!("/collections/{COLLECTION}/items/s2-b01-utm"))
+        .insert_header(("Authorization", format!("Bearer {ADMIN_TOKEN}")))
+        .set_json(json!({"assets": {"data": {"href": href, "type": "image/tiff; application=geotiff", "roles": ["data"]}}}))
+        .to_request();
+    let r = call(&app, patch).await;
+    assert!(r.status < 300, "{}", r.text());
+    let second = get(&app, &uri).await;
+    assert_eq!(second.status, 200, "{}", second.text());
+    assert_eq!(second.headers.get("x-cache").unwrap(), "miss");
+    assert_ne!(
+        first.body, second.body,
+        "the tile must come from the new raster"
+    );
+}
+
+/// Snapshots of a few renderings (`tests/snapshots/*.png`), so that a change
+/// of rendering shows up in review. `UPDATE_SNAPSHOTS=1` rewrites them.
+#[actix_web::test]
+async fn rendering_snapshots() {
+    let app = app(fixture().db.clone(), raster_config()).await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let update = std::env::var("UPDATE_SNAPSHOTS").is_ok();
+    let cases = [
+        (
+            "landsat-rgb-z9",
+            RASTERS[0].1,
+            "landsat-rgb",
+            "WebMercatorQuad",
+            9,
+            "",
+        ),
+        (
+            "s2-b01-viridis-z11",
+            RASTERS[1].1,
+            "s2-b01-utm",
+            "WebMercatorQuad",
+            11,
+            "rescale=0,3000&colormap_name=viridis",
+        ),
+        (
+            "s2-b01-l93-z7",
+            RASTERS[2].1,
+            "s2-b01-l93",
+            "LambertFrance93Quad",
+            7,
+            "rescale=500,2500&resampling=bilinear",
+        ),
+        (
+            "worldcover-palette-z12",
+            RASTERS[4].1,
+            "worldcover",
+            "WorldCRS84Quad",
+            12,
+            "",
+        ),
+        (
+            "srtm-terrain-z10",
+            RASTERS[5].1,
+            "srtm-ventoux",
+            "WebMercatorQuad",
+            10,
+            "rescale=200,1900&colormap_name=terrain",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, file, id, set, z, query) in cases {
+        // WorldCover's tile is mostly sea: look at São Tomé.
+        let (lon, lat) = if id == "worldcover" { (6.62, 0.25) } else { centre(file) };
+        let (x, y) = tile_at(set, z, lon, lat);
+        let r = get(
+            &app,
+            &format!("/collections/{COLLECTION}/items/{id}/tiles/{set}/{z}/{x}/{y}.png?{query}"),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+        let path = dir.join(format!("{name}.png"));
+        if update || !path.exists() {
+            assert!(
+                update,
+                "snapshot {} is missing: run with UPDATE_SNAPSHOTS=1 and commit it",
+                path.display()
+            );
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &r.body).unwrap();
+            continue;
+        }
+        let (got, want) = (decode(&r.body), decode(&std::fs::read(&path).unwrap()));
+        let differing = got
+            .pixels()
+            .zip(want.pixels())
+            .filter(|(a, b)| a.0.iter().zip(b.0.iter()).any(|(p, q)| p.abs_diff(*q) > 1))
+            .count();
+        if got.dimensions() != want.dimensions() || differing > 0 {
+            let out =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("target/snapshots/{name}.png"));
+            std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+            std::fs::write(&out, &r.body).unwrap();
+            failures.push(format!(
+                "{name}: {differing} pixels differ (new rendering in {})",
+                out.display()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
