@@ -248,12 +248,20 @@ pub fn map(
         // the edges.
         let mut centres = Vec::new();
         let mut cells = Vec::new();
-        for r in 0..ctl.rows - 1 {
-            for c in 0..ctl.cols - 1 {
+        let (last_c, last_r) = (ctl.cols - 2, ctl.rows - 2);
+        for r in 0..=last_r {
+            for c in 0..=last_c {
                 let u = (ctl.us[c] + ctl.us[c + 1]) / 2.0;
                 let v = (ctl.vs[r] + ctl.vs[r + 1]) / 2.0;
-                let (u1, v1) = (ctl.us[c + 1], ctl.vs[r + 1]);
-                for point in [(u, v), (u, ctl.vs[r]), (ctl.us[c], v), (u, v1), (u1, v)] {
+                // Centre, top and left edges; bottom and right on the last row and column.
+                let mut points = vec![(u, v), (u, ctl.vs[r]), (ctl.us[c], v)];
+                if r == last_r {
+                    points.push((u, ctl.vs[r + 1]));
+                }
+                if c == last_c {
+                    points.push((ctl.us[c + 1], v));
+                }
+                for point in points {
                     centres.push(point);
                     cells.push((c, r));
                 }
@@ -269,11 +277,24 @@ pub fn map(
                 _ => worst = f64::INFINITY,
             }
         }
-        if worst / factor <= MAX_ERROR {
+        let error = worst / factor;
+        if error <= MAX_ERROR {
             break (ctl, factor, overview);
         }
-        step /= 2;
+        // The interpolation error falls with the square of the step: go
+        // straight to the step that should meet the bound (with a margin).
+        let target = if error.is_finite() {
+            step as f64 / ((error / MAX_ERROR).sqrt() * 1.5)
+        } else {
+            step as f64 / 2.0
+        };
+        let mut next = 1;
+        while next * 2 <= target as usize {
+            next *= 2;
+        }
+        step = next.min(step / 2).max(1);
     };
+    tracing::trace!(step, "warp: control grid step");
 
     // Source coordinates of every target pixel centre, in overview pixels.
     let (w, h) = (grid.width, grid.height);
