@@ -107,6 +107,23 @@ impl Rgba {
         filled
     }
 
+    /// [`Rgba::fill_from`] for a smaller image placed at column `x0`, row `y0`.
+    pub fn fill_from_at(&mut self, other: &Rgba, x0: usize, y0: usize) -> usize {
+        let mut filled = 0;
+        for row in 0..other.height.min(self.height.saturating_sub(y0)) {
+            let width = other.width.min(self.width.saturating_sub(x0));
+            let dst = &mut self.data[((y0 + row) * self.width + x0) * 4..][..width * 4];
+            let src = &other.data[row * other.width * 4..][..width * 4];
+            for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+                if d[3] == 0 && s[3] != 0 {
+                    d.copy_from_slice(s);
+                    filled += 1;
+                }
+            }
+        }
+        filled
+    }
+
     /// Multiplies the alpha of every pixel by `opacity` (0..=1).
     pub fn fade(&mut self, opacity: f64) {
         let k = opacity.clamp(0.0, 1.0);

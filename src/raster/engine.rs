@@ -185,9 +185,11 @@ impl Engine {
 
     /// Paints items in order until every pixel is filled ("first opaque
     /// wins"), at most [`Engine::max_items`]; `None` when nothing was painted.
+    /// Each item may come with the pixel window `(x, y, width, height)` of
+    /// the grid its footprint covers: only that part is rendered.
     pub async fn mosaic(
         &self,
-        items: Vec<ItemSource>,
+        items: Vec<(ItemSource, Option<Window>)>,
         params: Arc<RenderParams>,
         grid: Grid,
         output: Output,
@@ -201,18 +203,26 @@ impl Engine {
         // Items are rendered a few at a time on the GDAL threads and painted
         // in order; the loop stops as soon as the tile is full.
         while queue.peek().is_some() && filled < total {
-            let batch: Vec<ItemSource> = queue.by_ref().take(self.threads * 2).collect();
-            let jobs = batch.into_iter().map(|item| {
+            let batch: Vec<_> = queue.by_ref().take(self.threads * 2).collect();
+            let jobs = batch.into_iter().map(|(item, window)| {
                 let (hrefs, params, grid) = (self.hrefs.clone(), params.clone(), grid.clone());
                 self.pool.run(move |ws| {
                     let key = item.key.clone();
-                    Ok(render_item(ws, &hrefs, &item, &params, &grid).map_err(|e| (key, e)))
+                    let (sub, x0, y0) = match window {
+                        Some(w) => (sub_grid(&grid, w), w.0, w.1),
+                        None => ((*grid).clone(), 0, 0),
+                    };
+                    Ok(render_item(ws, &hrefs, &item, &params, &sub)
+                        .map(|image| image.map(|i| (i, x0, y0)))
+                        .map_err(|e| (key, e)))
                 })
             });
             for result in futures_util::future::join_all(jobs).await {
                 report.items_read += 1;
                 match result {
-                    Ok(Ok(Some(image))) if filled < total => filled += canvas.fill_from(&image),
+                    Ok(Ok(Some((image, x0, y0)))) if filled < total => {
+                        filled += canvas.fill_from_at(&image, x0, y0)
+                    }
                     Ok(Ok(_)) => {}
                     Ok(Err((key, RasterError::BadAsset(m)))) => {
                         report.items_failed += 1;
@@ -388,6 +398,33 @@ impl Engine {
                 to_rgba(&planes, &rescale, colormap_for(&params, &plan, &opened)).map(Some)
             })
             .await
+    }
+}
+
+/// A pixel window `(x, y, width, height)` of a grid.
+pub type Window = (usize, usize, usize, usize);
+
+/// The part of a grid under a window.
+fn sub_grid(grid: &Grid, (x, y, w, h): Window) -> Grid {
+    let [minx, miny, maxx, maxy] = grid.bounds;
+    let (rx, ry) = (
+        (maxx - minx) / grid.width as f64,
+        (maxy - miny) / grid.height as f64,
+    );
+    let (w, h) = (
+        w.min(grid.width - x.min(grid.width)).max(1),
+        h.min(grid.height - y.min(grid.height)).max(1),
+    );
+    Grid {
+        crs: grid.crs.clone(),
+        bounds: [
+            minx + x as f64 * rx,
+            maxy - (y + h) as f64 * ry,
+            minx + (x + w) as f64 * rx,
+            maxy - y as f64 * ry,
+        ],
+        width: w,
+        height: h,
     }
 }
 
