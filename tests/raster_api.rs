@@ -1000,7 +1000,11 @@ async fn rendering_snapshots() {
     let mut failures = Vec::new();
     for (name, file, id, set, z, query) in cases {
         // WorldCover's tile is mostly sea: look at São Tomé.
-        let (lon, lat) = if id == "worldcover" { (6.62, 0.25) } else { centre(file) };
+        let (lon, lat) = if id == "worldcover" {
+            (6.62, 0.25)
+        } else {
+            centre(file)
+        };
         let (x, y) = tile_at(set, z, lon, lat);
         let r = get(
             &app,
