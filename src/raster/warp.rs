@@ -15,7 +15,7 @@ use super::read::DatasetInfo;
 use gdal::spatial_ref::CoordTransform;
 
 /// Largest interpolation error accepted, in source pixels (of the overview read).
-pub const MAX_ERROR: f64 = 0.0005;
+pub const MAX_ERROR: f64 = 0.002;
 
 /// A target grid: `width` × `height` pixels covering `bounds` in `crs`.
 #[derive(Debug, Clone, PartialEq)]
