@@ -192,7 +192,7 @@ impl Default for RasterConfig {
             allowed_hosts: Vec::new(),
             threads: 0,
             queue: 256,
-            datasets: 64,
+            datasets: 512,
             max_items_per_tile: 500,
             max_preview_size: 2048,
         }

@@ -206,7 +206,10 @@ impl Engine {
             let batch: Vec<_> = queue.by_ref().take(self.threads * 2).collect();
             let jobs = batch.into_iter().map(|(item, window)| {
                 let (hrefs, params, grid) = (self.hrefs.clone(), params.clone(), grid.clone());
-                self.pool.run(move |ws| {
+                // Each item always on the same GDAL thread: its datasets are
+                // opened once, not once per thread.
+                let route = route_of(&item.key);
+                self.pool.run_on(route, move |ws| {
                     let key = item.key.clone();
                     let (sub, x0, y0) = match window {
                         Some(w) => (sub_grid(&grid, w), w.0, w.1),
@@ -399,6 +402,14 @@ impl Engine {
             })
             .await
     }
+}
+
+/// A stable hash of an item key, to pick its GDAL thread.
+fn route_of(key: &str) -> u64 {
+    // FNV-1a.
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// A pixel window `(x, y, width, height)` of a grid.

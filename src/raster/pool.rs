@@ -7,7 +7,7 @@
 
 use super::error::{RasterError, Result};
 use super::read::DatasetInfo;
-use crossbeam_channel::{Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select};
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 use lru::LruCache;
@@ -26,9 +26,15 @@ pub struct OpenDataset {
     version: Option<String>,
 }
 
+/// What the engine learnt of each dataset, shared by the GDAL threads, so
+/// that reopening a dataset (evicted from a thread's LRU) skips reading its
+/// CRS, masks and overviews again.
+pub type InfoCache = moka::sync::Cache<(String, Option<String>), Arc<DatasetInfo>>;
+
 /// What a GDAL thread keeps between jobs.
 pub struct Workspace {
     datasets: LruCache<String, OpenDataset>,
+    infos: InfoCache,
     transforms: HashMap<(String, String), CoordTransform>,
     memos: LruCache<String, Vec<(f64, f64)>>,
 }
@@ -43,8 +49,9 @@ pub fn spatial_ref(definition: &str) -> Result<SpatialRef> {
 }
 
 impl Workspace {
-    fn new(capacity: usize) -> Workspace {
+    fn new(capacity: usize, infos: InfoCache) -> Workspace {
         Workspace {
+            infos,
             datasets: LruCache::new(
                 NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN),
             ),
@@ -82,7 +89,15 @@ impl Workspace {
                 },
             )
             .map_err(|e| RasterError::BadAsset(format!("cannot open the asset ({e})")))?;
-            let info = Arc::new(DatasetInfo::read(&dataset)?);
+            let key = (path.to_string(), version.map(str::to_string));
+            let info = match self.infos.get(&key) {
+                Some(info) => info,
+                None => {
+                    let info = Arc::new(DatasetInfo::read(&dataset)?);
+                    self.infos.insert(key, info.clone());
+                    info
+                }
+            };
             self.datasets.put(
                 path.to_string(),
                 OpenDataset {
@@ -138,27 +153,60 @@ impl Workspace {
 
 type Job = Box<dyn FnOnce(&mut Workspace) + Send>;
 
-/// The GDAL threads and their queue.
+/// The GDAL threads and their queues: one shared by all threads, and one
+/// per thread for jobs routed to a given thread (so that a dataset read by
+/// many jobs is opened in one thread only).
 pub struct GdalPool {
     sender: Option<Sender<Job>>,
+    routed: Vec<Sender<Job>>,
     threads: Vec<JoinHandle<()>>,
+}
+
+fn next_job(own: &Receiver<Job>, shared: &Receiver<Job>) -> Option<Job> {
+    select! {
+        recv(own) -> job => job.ok().or_else(|| shared.recv().ok()),
+        recv(shared) -> job => job.ok().or_else(|| own.recv().ok()),
+    }
+}
+
+/// Raises the soft limit of open files to the hard limit (open datasets
+/// hold file descriptors).
+fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 impl GdalPool {
     /// Starts `threads` GDAL threads, each caching up to `datasets` open datasets.
     pub fn start(threads: usize, queue: usize, datasets: usize) -> Result<GdalPool> {
+        raise_open_file_limit();
         let (sender, receiver) = bounded::<Job>(queue.max(1));
+        let infos: InfoCache = moka::sync::Cache::new(16_384);
         let mut handles = Vec::new();
+        let mut routed = Vec::new();
         for n in 0..threads.max(1) {
             let receiver = receiver.clone();
+            let (own_sender, own) = bounded::<Job>(queue.max(1));
+            routed.push(own_sender);
+            let infos = infos.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("gdal-{n}"))
                 .spawn(move || {
-                    let mut workspace = Workspace::new(datasets);
-                    while let Ok(job) = receiver.recv() {
+                    let mut workspace = Workspace::new(datasets, infos.clone());
+                    while let Some(job) = next_job(&own, &receiver) {
                         // A panicking job (a GDAL surprise) must not kill the thread.
                         if catch_unwind(AssertUnwindSafe(|| job(&mut workspace))).is_err() {
-                            workspace = Workspace::new(datasets);
+                            workspace = Workspace::new(datasets, infos.clone());
                         }
                     }
                 })
@@ -167,8 +215,24 @@ impl GdalPool {
         }
         Ok(GdalPool {
             sender: Some(sender),
+            routed,
             threads: handles,
         })
+    }
+
+    /// Runs `f` on the GDAL thread `route` designates (modulo the thread
+    /// count): jobs with the same route share that thread's open datasets.
+    pub async fn run_on<T: Send + 'static>(
+        &self,
+        route: u64,
+        f: impl FnOnce(&mut Workspace) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let n = self.routed.len().max(1);
+        let sender = self
+            .routed
+            .get((route % n as u64) as usize)
+            .ok_or_else(|| RasterError::Internal("the raster engine is stopped".into()))?;
+        submit(sender, f).await
     }
 
     /// Runs `f` on a GDAL thread.
@@ -176,14 +240,23 @@ impl GdalPool {
         &self,
         f: impl FnOnce(&mut Workspace) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |ws| {
-            let _ = tx.send(f(ws));
-        });
         let sender = self
             .sender
             .as_ref()
             .ok_or_else(|| RasterError::Internal("the raster engine is stopped".into()))?;
+        submit(sender, f).await
+    }
+}
+
+async fn submit<T: Send + 'static>(
+    sender: &Sender<Job>,
+    f: impl FnOnce(&mut Workspace) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |ws| {
+            let _ = tx.send(f(ws));
+        });
         match sender.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
@@ -203,6 +276,7 @@ impl GdalPool {
 impl Drop for GdalPool {
     fn drop(&mut self) {
         self.sender.take();
+        self.routed.clear();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
