@@ -192,6 +192,19 @@ pub fn run(cli: Cli) -> Result<()> {
                 .roots
                 .push(std::path::absolute(&args.dir).map_err(Error::Io)?);
             let files = crate::demo::write(&args.dir).map_err(Error::Io)?;
+            // The items' rasters: before exiting with --no-serve; otherwise
+            // while the catalogue loads and serves (a debug build takes a
+            // few minutes to generate them, a release build about 20 s).
+            if args.no_serve {
+                demo_rasters(&args.dir)?;
+            } else {
+                let dir = args.dir.clone();
+                std::thread::spawn(move || {
+                    if let Err(e) = demo_rasters(&dir) {
+                        tracing::error!("{e}");
+                    }
+                });
+            }
             let catalog = runtime.block_on(open_store(&config))?;
             let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             run_ingest(
@@ -211,6 +224,25 @@ pub fn run(cli: Cli) -> Result<()> {
             runtime.block_on(serve(catalog, config))
         }
     }
+}
+
+/// Writes the demo rasters under `dir/rasters` (unless they are up to
+/// date) and says how many, how big, how long.
+fn demo_rasters(dir: &std::path::Path) -> Result<()> {
+    let stats = crate::demo::write_rasters(dir).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+    eprintln!(
+        "demo rasters: {} files, {:.1} MB in {}, {} in {:.1} s",
+        stats.files,
+        stats.megabytes(),
+        dir.join("rasters").display(),
+        if stats.generated {
+            "generated"
+        } else {
+            "up to date"
+        },
+        stats.seconds
+    );
+    Ok(())
 }
 
 /// A progress bar on a terminal (nothing when stderr is not one).

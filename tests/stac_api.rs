@@ -447,8 +447,41 @@ async fn bbox_and_datetime_search() {
 #[actix_web::test]
 async fn intersects_is_exact_not_just_bbox() {
     let app = app(demo_db(), config(false)).await;
-    // A thin diagonal triangle over Toulouse's S2 tile; its bbox covers more than it does.
-    let triangle = json!({"type": "Polygon", "coordinates": [[[0.6, 43.3], [2.0, 44.3], [0.61, 43.31], [0.6, 43.3]]]});
+    // A thin triangle from the middle of Toulouse's S2 footprint to beyond
+    // the south-east corner of the Pyrénées one: its bbox covers both
+    // footprints, the triangle itself only Toulouse's.
+    let items = demo_items();
+    let tile_bbox = |tile: &str| {
+        footprint_bbox(
+            items
+                .iter()
+                .find(|i| i["id"].as_str().unwrap().ends_with(tile))
+                .unwrap(),
+        )
+    };
+    let (toulouse, pyrenees) = (tile_bbox("T31TCJ"), tile_bbox("T31TDH"));
+    let a = [
+        (toulouse[0] + toulouse[2]) / 2.0,
+        (toulouse[1] + toulouse[3]) / 2.0,
+    ];
+    let b = [pyrenees[2] + 0.5, pyrenees[1] - 0.5];
+    let c = [a[0] + 0.01, a[1] + 0.01];
+    let triangle = json!({"type": "Polygon", "coordinates": [[a, b, c, a]]});
+    assert!(
+        boxes_intersect([a[0].min(b[0]), b[1], b[0], a[1]], pyrenees),
+        "the triangle's bbox covers the Pyrénées footprint"
+    );
+    // Where the triangle's edges cross the Pyrénées footprint's latitudes,
+    // they are east of it.
+    for lat in [pyrenees[1], pyrenees[3]] {
+        for (p, q) in [(a, b), (c, b)] {
+            let lon = p[0] + (q[0] - p[0]) * (lat - p[1]) / (q[1] - p[1]);
+            assert!(
+                lon > pyrenees[2],
+                "the triangle misses the Pyrénées footprint"
+            );
+        }
+    }
     let v = post(
         &app,
         "/search",
@@ -577,7 +610,10 @@ async fn cql2_filters() {
         ),
         (
             json!({"filter": "S_INTERSECTS(geometry, BBOX(-55,2,-52,6)) AND collection = 'tropisco'"}),
-            count(&|i| i["collection"] == "tropisco"),
+            count(&|i| {
+                i["collection"] == "tropisco"
+                    && boxes_intersect(footprint_bbox(i), [-55.0, 2.0, -52.0, 6.0])
+            }),
         ),
         (
             json!({"filter": "eo:cloud_cover * 2 > 150"}),

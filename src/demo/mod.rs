@@ -1,54 +1,60 @@
 //! Demo data: realistic, deterministic STAC items for the six shipped
-//! collections, written as newline-delimited JSON.
+//! collections, written as newline-delimited JSON, and the rasters they
+//! point at, generated as Cloud-Optimized GeoTIFFs.
 //!
-//! Footprints follow the real grids and places (Sentinel-2 MGRS tiles over
+//! Items follow the real grids and places (Sentinel-2 MGRS tiles over
 //! France, Pléiades and SPOT scenes over French cities, TropiSCO tiles over
 //! French Guiana), times follow the real revisit patterns, and cloud cover
 //! follows the seasons, so searches and sorts have something to find.
+//!
+//! The rasters are small windows of those products at their native
+//! resolutions ([`scenes`]), drawn from one synthetic world ([`landscape`]):
+//! every item's geometry and bbox are the footprint of the rasters it
+//! points at, and items of the same place and season share their files.
+//!
+//! - [`items`] and [`write`]: the items (no rasters needed).
+//! - [`write_rasters`]: the rasters under `<dir>/rasters/`.
+
+pub mod geography;
+pub mod landscape;
+pub mod noise;
+pub mod products;
+pub mod rasters;
+pub mod scenes;
+pub mod spectra;
+
+pub use rasters::{RasterStats, RasterWriteError, write_rasters, write_rasters_scaled};
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
-use serde_json::{Value, json};
+use geography::TOWNS;
+use noise::Rng;
+use scenes::{
+    BIOMASS_RES, Footprint, Kind, LAI_RES, Layout, S2_TILES, Scene, TROPISCO_RES, TROPISCO_TILES,
+    layout, season_of_month,
+};
+use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// A small deterministic generator (SplitMix64): same seed, same demo.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-}
 
 fn round(v: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (v * f).round() / f
 }
 
-/// A lon/lat box as a closed polygon ring.
-fn polygon(w: f64, s: f64, e: f64, n: f64) -> Value {
-    let (w, s, e, n) = (round(w, 6), round(s, 6), round(e, 6), round(n, 6));
-    json!({"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]})
-}
-
-/// A box of `km` × `km` centred on a point.
-fn square(lon: f64, lat: f64, km: f64) -> (f64, f64, f64, f64) {
-    let dlat = km / 111.32 / 2.0;
-    let dlon = km / (111.32 * lat.to_radians().cos()) / 2.0;
-    (lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+/// A footprint as a GeoJSON polygon (counter-clockwise, closed) and its
+/// bbox, rounded to 1e-7 degrees (about a centimetre).
+fn geometry(footprint: &Footprint) -> (Value, Value) {
+    let ring: Vec<[f64; 2]> = footprint
+        .0
+        .iter()
+        .chain(std::iter::once(&footprint.0[0]))
+        .map(|(x, y)| [round(*x, 7), round(*y, 7)])
+        .collect();
+    let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+    for [x, y] in &ring {
+        b = [b[0].min(*x), b[1].min(*y), b[2].max(*x), b[3].max(*y)];
+    }
+    (json!({"type": "Polygon", "coordinates": [ring]}), json!(b))
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -68,8 +74,16 @@ fn sun_elevation(lat: f64, t: DateTime<Utc>) -> f64 {
     round(90.0 - lat + decl - 12.0, 2)
 }
 
-fn cog(href: String, title: &str, roles: &[&str]) -> Value {
-    json!({"href": href, "type": "image/tiff; application=geotiff; profile=cloud-optimized", "title": title, "roles": roles})
+/// A COG asset, with its projection shape and transform when it is one of
+/// the scene's raster files.
+fn cog(href: String, title: &str, roles: &[&str], scene: &Scene, file: Option<&str>) -> Value {
+    let mut asset = json!({"href": href, "type": "image/tiff; application=geotiff; profile=cloud-optimized", "title": title, "roles": roles});
+    if let Some(f) = file.and_then(|f| scene.kind.files().iter().find(|r| r.file == f)) {
+        let g = scene.file_grid(f);
+        asset["proj:shape"] = json!([g.height, g.width]);
+        asset["proj:transform"] = json!(g.proj_transform());
+    }
+    asset
 }
 
 fn thumbnail(href: String) -> Value {
@@ -79,7 +93,7 @@ fn thumbnail(href: String) -> Value {
 fn item(
     collection: &str,
     id: &str,
-    geometry: Value,
+    footprint: &Footprint,
     properties: Value,
     assets: Value,
     extensions: &[&str],
@@ -98,6 +112,7 @@ fn item(
             .to_string()
         })
         .collect();
+    let (geometry, bbox) = geometry(footprint);
     json!({
         "type": "Feature",
         "stac_version": "1.0.0",
@@ -105,60 +120,38 @@ fn item(
         "id": id,
         "collection": collection,
         "geometry": geometry,
+        "bbox": bbox,
         "properties": properties,
         "links": [{"rel": "license", "href": "https://theia.cnes.fr/atdistrib/rocket/#/help", "type": "text/html"}],
         "assets": assets,
     })
 }
 
-/// Where the demo's rasters live (the raster engine writes them there).
-fn href(root: &Path, collection: &str, id: &str, file: &str) -> String {
-    root.join("rasters")
-        .join(collection)
-        .join(id)
-        .join(file)
+/// Where a scene's file lives (the rasters are written there by
+/// [`write_rasters`]).
+fn href(root: &Path, scene: &Scene, variant: Option<&str>, file: &str) -> String {
+    root.join(scene.relative_path(variant, file))
         .display()
         .to_string()
 }
 
-/// Sentinel-2 MGRS tiles over France: (tile, UTM zone, centre lon, centre lat, relative orbit).
-const S2_TILES: &[(&str, u32, f64, f64, u32)] = &[
-    ("31TCJ", 31, 1.32, 43.78, 51),  // Toulouse
-    ("31TDH", 31, 1.94, 42.85, 51),  // Ariège / Pyrénées
-    ("31TEJ", 31, 3.55, 43.80, 8),   // Montpellier
-    ("31TFJ", 31, 4.86, 43.80, 108), // Avignon / Mont Ventoux
-    ("31UDQ", 31, 2.34, 48.65, 51),  // Paris
-    ("31TFL", 31, 4.95, 45.60, 108), // Lyon
-    ("30TXQ", 30, -0.61, 44.75, 94), // Bordeaux
-    ("31UES", 31, 3.10, 50.45, 8),   // Lille / Dunkerque
-];
+/// Ground sampling distance (m) of a geographic grid, at the equator.
+fn geographic_gsd(res_degrees: f64) -> f64 {
+    (res_degrees * 111_320.0).round()
+}
 
-/// Places for Pléiades and SPOT scenes: (name, lon, lat).
-const PLACES: &[(&str, f64, f64)] = &[
-    ("toulouse", 1.444, 43.604),
-    ("paris", 2.352, 48.857),
-    ("lyon", 4.835, 45.764),
-    ("marseille", 5.370, 43.296),
-    ("bordeaux", -0.579, 44.838),
-    ("nantes", -1.554, 47.218),
-    ("lille", 3.057, 50.629),
-    ("strasbourg", 7.752, 48.573),
-    ("montpellier", 3.877, 43.611),
-    ("grenoble", 5.724, 45.188),
-    ("mont-ventoux", 5.279, 44.174),
-    ("dunkerque", 2.377, 51.034),
-    ("cayenne", -52.330, 4.938),
-    ("saint-denis-reunion", 55.448, -20.882),
-];
-
-fn sentinel2(root: &Path, rng: &mut Rng) -> Vec<Value> {
+fn sentinel2(root: &Path, rng: &mut Rng, l: &Layout) -> Vec<Value> {
     let mut out = Vec::new();
     let start = Utc
         .with_ymd_and_hms(2023, 1, 2, 10, 30, 0)
         .single()
         .unwrap_or_default();
-    for (n, (tile, zone, lon, lat, orbit)) in S2_TILES.iter().enumerate() {
-        let (w, s, e, nn) = square(*lon, *lat, 109.8);
+    for (n, s2) in S2_TILES.iter().enumerate() {
+        let (tile, zone, lat, orbit) = (s2.tile, s2.zone, s2.lat, s2.orbit);
+        // The layout has a scene for every row of the tables.
+        let Some(scene) = l.scene(Kind::Sentinel2, tile) else {
+            continue;
+        };
         for k in 0..73 {
             let t = start
                 + Duration::days(5 * k + (n as i64 % 5))
@@ -175,16 +168,27 @@ fn sentinel2(root: &Path, rng: &mut Rng) -> Vec<Value> {
                 orbit,
                 tile
             );
+            let season = scenes::SEASONS[season_of_month(t.month())].0;
+            let v = Some(season);
+            let band = |file: &str, title: &str| {
+                cog(
+                    href(root, scene, v, file),
+                    title,
+                    &["data", "reflectance"],
+                    scene,
+                    Some(file),
+                )
+            };
             let assets = json!({
-                "B02": cog(href(root, "sentinel-2-l2a", &id, "B02.tif"), "Blue (B02), 10 m", &["data", "reflectance"]),
-                "B03": cog(href(root, "sentinel-2-l2a", &id, "B03.tif"), "Green (B03), 10 m", &["data", "reflectance"]),
-                "B04": cog(href(root, "sentinel-2-l2a", &id, "B04.tif"), "Red (B04), 10 m", &["data", "reflectance"]),
-                "B05": cog(href(root, "sentinel-2-l2a", &id, "B05.tif"), "Red edge (B05), 20 m", &["data", "reflectance"]),
-                "B06": cog(href(root, "sentinel-2-l2a", &id, "B06.tif"), "Red edge (B06), 20 m", &["data", "reflectance"]),
-                "B07": cog(href(root, "sentinel-2-l2a", &id, "B07.tif"), "Red edge (B07), 20 m", &["data", "reflectance"]),
-                "B08": cog(href(root, "sentinel-2-l2a", &id, "B08.tif"), "Near infrared (B08), 10 m", &["data", "reflectance"]),
-                "visual": cog(href(root, "sentinel-2-l2a", &id, "TCI.tif"), "True colour image", &["visual"]),
-                "thumbnail": thumbnail(href(root, "sentinel-2-l2a", &id, "thumbnail.png")),
+                "B02": band("B02.tif", "Blue (B02), 10 m"),
+                "B03": band("B03.tif", "Green (B03), 10 m"),
+                "B04": band("B04.tif", "Red (B04), 10 m"),
+                "B05": band("B05.tif", "Red edge (B05), 20 m"),
+                "B06": band("B06.tif", "Red edge (B06), 20 m"),
+                "B07": band("B07.tif", "Red edge (B07), 20 m"),
+                "B08": band("B08.tif", "Near infrared (B08), 10 m"),
+                "visual": cog(href(root, scene, v, "TCI.tif"), "True colour image", &["visual"], scene, Some("TCI.tif")),
+                "thumbnail": thumbnail(href(root, scene, v, "thumbnail.png")),
             });
             let props = json!({
                 "title": format!("Sentinel-2 L2A {tile} {}", t.format("%Y-%m-%d")),
@@ -194,14 +198,14 @@ fn sentinel2(root: &Path, rng: &mut Rng) -> Vec<Value> {
                 "instruments": ["msi"],
                 "gsd": 10,
                 "eo:cloud_cover": cloud_cover(rng, t),
-                "proj:epsg": 32600 + zone,
+                "proj:epsg": scene.grid.epsg,
                 "mgrs:utm_zone": zone,
                 "mgrs:latitude_band": &tile[2..3],
                 "mgrs:grid_square": &tile[3..5],
                 "sat:orbit_state": "descending",
                 "sat:relative_orbit": orbit,
                 "view:sun_azimuth": round(rng.range(140.0, 165.0), 2),
-                "view:sun_elevation": sun_elevation(*lat, t),
+                "view:sun_elevation": sun_elevation(lat, t),
                 "view:incidence_angle": round(rng.range(2.0, 10.0), 2),
                 "created": rfc3339(t + Duration::hours(20)),
                 "updated": rfc3339(t + Duration::hours(20)),
@@ -209,7 +213,7 @@ fn sentinel2(root: &Path, rng: &mut Rng) -> Vec<Value> {
             out.push(item(
                 "sentinel-2-l2a",
                 &id,
-                polygon(w, s, e, nn),
+                &scene.footprint,
                 props,
                 assets,
                 &["eo", "proj", "view", "sat", "mgrs"],
@@ -219,20 +223,21 @@ fn sentinel2(root: &Path, rng: &mut Rng) -> Vec<Value> {
     out
 }
 
-fn vhr(root: &Path, rng: &mut Rng, collection: &str, count: usize) -> Vec<Value> {
-    let pleiades = collection == "pleiades";
-    let (km, gsd_pan, gsd_ms) = if pleiades {
-        (20.0, 0.5, 2.0)
-    } else {
-        (60.0, 1.5, 6.0)
-    };
+fn vhr(root: &Path, rng: &mut Rng, l: &Layout, kind: Kind, count: usize) -> Vec<Value> {
+    let pleiades = kind == Kind::Pleiades;
+    let collection = kind.collection();
+    let (gsd_pan, gsd_ms) = if pleiades { (0.5, 2.0) } else { (1.5, 6.0) };
     let mut out = Vec::new();
     let t0 = Utc
         .with_ymd_and_hms(2019, 1, 1, 10, 0, 0)
         .single()
         .unwrap_or_default();
     for k in 0..count {
-        let (name, lon, lat) = PLACES[k % PLACES.len()];
+        let place = &TOWNS[k % TOWNS.len()];
+        let (name, lat) = (place.name, place.lat);
+        let Some(scene) = l.scene(kind, name) else {
+            continue;
+        };
         let t = t0 + Duration::seconds((rng.range(0.0, 5.0 * 365.0 * 86400.0)) as i64);
         let platform = match (pleiades, rng.unit() < 0.5) {
             (true, true) => "pleiades-1a",
@@ -240,29 +245,18 @@ fn vhr(root: &Path, rng: &mut Rng, collection: &str, count: usize) -> Vec<Value>
             (false, true) => "spot-6",
             (false, false) => "spot-7",
         };
-        let (w, s, e, n) = square(
-            lon + rng.range(-0.05, 0.05),
-            lat + rng.range(-0.05, 0.05),
-            km * rng.range(0.8, 1.0),
-        );
         let prefix = if pleiades { "PHR" } else { "SPOT" };
         let id = format!(
             "{prefix}_{}_{}",
             t.format("%Y%m%dT%H%M%S"),
             name.to_uppercase()
         );
-        let zone = ((lon + 180.0) / 6.0).floor() as u32 + 1;
-        let epsg = if lat >= 0.0 {
-            32600 + zone
-        } else {
-            32700 + zone
-        };
         let sensor = if pleiades { "Pléiades" } else { "SPOT 6/7" };
         let assets = json!({
-            "PAN": cog(href(root, collection, &id, "PAN.tif"), &format!("Panchromatic, {gsd_pan} m"), &["data"]),
-            "MS": cog(href(root, collection, &id, "MS.tif"), &format!("Multispectral B0-B3, {gsd_ms} m"), &["data"]),
-            "metadata": {"href": href(root, collection, &id, "DIM.XML"), "type": "application/xml", "title": "DIMAP metadata", "roles": ["metadata"]},
-            "thumbnail": thumbnail(href(root, collection, &id, "thumbnail.png")),
+            "PAN": cog(href(root, scene, None, "PAN.tif"), &format!("Panchromatic, {gsd_pan} m"), &["data"], scene, Some("PAN.tif")),
+            "MS": cog(href(root, scene, None, "MS.tif"), &format!("Multispectral B0-B3, {gsd_ms} m"), &["data"], scene, Some("MS.tif")),
+            "metadata": {"href": href(root, scene, None, "DIM.XML"), "type": "application/xml", "title": "DIMAP metadata", "roles": ["metadata"]},
+            "thumbnail": thumbnail(href(root, scene, None, "thumbnail.png")),
         });
         let props = json!({
             "title": format!("{sensor} {} {}", name.replace('-', " "), t.format("%Y-%m-%d")),
@@ -274,7 +268,7 @@ fn vhr(root: &Path, rng: &mut Rng, collection: &str, count: usize) -> Vec<Value>
             "instruments": [if pleiades { "hiri" } else { "naomi" }],
             "gsd": gsd_pan,
             "eo:cloud_cover": cloud_cover(rng, t),
-            "proj:epsg": epsg,
+            "proj:epsg": scene.grid.epsg,
             "view:off_nadir": round(rng.range(0.0, 28.0), 2),
             "view:incidence_angle": round(rng.range(0.0, 30.0), 2),
             "view:azimuth": round(rng.range(0.0, 360.0), 2),
@@ -287,7 +281,7 @@ fn vhr(root: &Path, rng: &mut Rng, collection: &str, count: usize) -> Vec<Value>
         out.push(item(
             collection,
             &id,
-            polygon(w, s, e, n),
+            &scene.footprint,
             props,
             assets,
             &["eo", "proj", "view", "sat"],
@@ -296,11 +290,7 @@ fn vhr(root: &Path, rng: &mut Rng, collection: &str, count: usize) -> Vec<Value>
     out
 }
 
-fn lai(root: &Path) -> Vec<Value> {
-    let tiles = [
-        ("X18Y03", -10.0, 40.0, 10.0, 60.0),
-        ("X17Y06", -60.0, -10.0, -40.0, 10.0),
-    ];
+fn lai(root: &Path, l: &Layout) -> Vec<Value> {
     let mut out = Vec::new();
     for month in 1..=12u32 {
         let start = Utc
@@ -317,13 +307,18 @@ fn lai(root: &Path) -> Vec<Value> {
                 .unwrap_or_default()
         };
         let end = next - Duration::seconds(1);
-        for (tile, w, s, e, n) in tiles {
+        let variant = format!("2023-{month:02}");
+        let v = Some(variant.as_str());
+        for (tile, ..) in scenes::LAI_TILES {
+            let Some(scene) = l.scene(Kind::Lai, tile) else {
+                continue;
+            };
             let id = format!("LAI_MONTHLY_{}_{tile}", start.format("%Y%m"));
             let assets = json!({
-                "lai": cog(href(root, "lai", &id, "LAI.tif"), "Leaf Area Index (m²/m²)", &["data"]),
-                "lai_err": cog(href(root, "lai", &id, "LAI_ERR.tif"), "LAI uncertainty", &["quality"]),
-                "qflag": cog(href(root, "lai", &id, "QFLAG.tif"), "Quality flags", &["quality"]),
-                "thumbnail": thumbnail(href(root, "lai", &id, "thumbnail.png")),
+                "lai": cog(href(root, scene, v, "LAI.tif"), "Leaf Area Index (m²/m²)", &["data"], scene, Some("LAI.tif")),
+                "lai_err": cog(href(root, scene, v, "LAI_ERR.tif"), "LAI uncertainty", &["quality"], scene, Some("LAI_ERR.tif")),
+                "qflag": cog(href(root, scene, v, "QFLAG.tif"), "Quality flags", &["quality"], scene, Some("QFLAG.tif")),
+                "thumbnail": thumbnail(href(root, scene, v, "thumbnail.png")),
             });
             let props = json!({
                 "title": format!("LAI monthly composite {} {tile}", start.format("%B %Y")),
@@ -332,31 +327,20 @@ fn lai(root: &Path) -> Vec<Value> {
                 "end_datetime": rfc3339(end),
                 "constellation": "sentinel-3",
                 "instruments": ["olci"],
-                "gsd": 300,
-                "proj:epsg": 4326,
+                "gsd": geographic_gsd(LAI_RES),
+                "proj:epsg": scene.grid.epsg,
                 "created": rfc3339(next + Duration::days(4)),
                 "updated": rfc3339(next + Duration::days(4)),
             });
-            out.push(item(
-                "lai",
-                &id,
-                polygon(w, s, e, n),
-                props,
-                assets,
-                &["proj"],
-            ));
+            out.push(item("lai", &id, &scene.footprint, props, assets, &["proj"]));
         }
     }
     out
 }
 
-fn biomass(root: &Path) -> Vec<Value> {
-    let regions = [
-        ("GUYANE", -54.6, 2.1, -51.6, 5.8),
-        ("GABON", 8.7, -3.9, 14.5, 2.3),
-    ];
+fn biomass(root: &Path, l: &Layout) -> Vec<Value> {
     let mut out = Vec::new();
-    for year in 2019..=2023 {
+    for year in scenes::BIOMASS_YEARS {
         let start = Utc
             .with_ymd_and_hms(year, 1, 1, 0, 0, 0)
             .single()
@@ -365,27 +349,32 @@ fn biomass(root: &Path) -> Vec<Value> {
             .with_ymd_and_hms(year, 12, 31, 23, 59, 59)
             .single()
             .unwrap_or_default();
-        for (region, w, s, e, n) in regions {
+        let variant = year.to_string();
+        let v = Some(variant.as_str());
+        for (region, ..) in scenes::BIOMASS_REGIONS {
+            let Some(scene) = l.scene(Kind::Biomass, region) else {
+                continue;
+            };
             let id = format!("AGB_{year}_{region}");
             let assets = json!({
-                "agb": cog(href(root, "biomass", &id, "AGB.tif"), "Above-ground biomass (Mg/ha)", &["data"]),
-                "agb_sd": cog(href(root, "biomass", &id, "AGB_SD.tif"), "Above-ground biomass standard deviation (Mg/ha)", &["quality"]),
-                "thumbnail": thumbnail(href(root, "biomass", &id, "thumbnail.png")),
+                "agb": cog(href(root, scene, v, "AGB.tif"), "Above-ground biomass (Mg/ha)", &["data"], scene, Some("AGB.tif")),
+                "agb_sd": cog(href(root, scene, v, "AGB_SD.tif"), "Above-ground biomass standard deviation (Mg/ha)", &["quality"], scene, Some("AGB_SD.tif")),
+                "thumbnail": thumbnail(href(root, scene, v, "thumbnail.png")),
             });
             let props = json!({
                 "title": format!("Above-ground biomass {year} {}", region.to_lowercase()),
                 "datetime": null,
                 "start_datetime": rfc3339(start),
                 "end_datetime": rfc3339(end),
-                "gsd": 25,
-                "proj:epsg": 4326,
+                "gsd": geographic_gsd(BIOMASS_RES),
+                "proj:epsg": scene.grid.epsg,
                 "created": rfc3339(end + Duration::days(90)),
                 "updated": rfc3339(end + Duration::days(90)),
             });
             out.push(item(
                 "biomass",
                 &id,
-                polygon(w, s, e, n),
+                &scene.footprint,
                 props,
                 assets,
                 &["proj"],
@@ -395,28 +384,26 @@ fn biomass(root: &Path) -> Vec<Value> {
     out
 }
 
-fn tropisco(root: &Path) -> Vec<Value> {
-    let tiles = [
-        ("22NCL", 22, -53.45, 4.75),
-        ("22NBL", 22, -54.35, 4.75),
-        ("22NCK", 22, -53.45, 3.85),
-        ("21NZF", 21, -55.25, 4.75),
-    ];
+fn tropisco(root: &Path, l: &Layout) -> Vec<Value> {
     let mut out = Vec::new();
     let first_monday = Utc
         .with_ymd_and_hms(2023, 1, 2, 0, 0, 0)
         .single()
         .unwrap_or_default();
-    for week in 0..52 {
+    for week in 0..scenes::TROPISCO_WEEKS as i64 {
         let start = first_monday + Duration::weeks(week);
         let end = start + Duration::days(7) - Duration::seconds(1);
-        for (tile, zone, lon, lat) in tiles {
-            let (w, s, e, n) = square(lon, lat, 109.8);
+        let variant = start.format("%G-W%V").to_string();
+        let v = Some(variant.as_str());
+        for (tile, zone, ..) in TROPISCO_TILES {
+            let Some(scene) = l.scene(Kind::Tropisco, tile) else {
+                continue;
+            };
             let id = format!("TROPISCO_{}_{}", start.format("%G-W%V"), tile);
             let assets = json!({
-                "forest_loss": cog(href(root, "tropisco", &id, "FOREST_LOSS.tif"), "Forest loss classes", &["data"]),
-                "alerts": {"href": href(root, "tropisco", &id, "ALERTS.geojson"), "type": "application/geo+json", "title": "Forest loss alerts (polygons)", "roles": ["data"]},
-                "thumbnail": thumbnail(href(root, "tropisco", &id, "thumbnail.png")),
+                "forest_loss": cog(href(root, scene, v, "FOREST_LOSS.tif"), "Forest loss classes", &["data"], scene, Some("FOREST_LOSS.tif")),
+                "alerts": {"href": href(root, scene, v, "ALERTS.geojson"), "type": "application/geo+json", "title": "Forest loss alerts (polygons)", "roles": ["data"]},
+                "thumbnail": thumbnail(href(root, scene, v, "thumbnail.png")),
             });
             let props = json!({
                 "title": format!("TropiSCO forest loss, week {} of {}, {tile}", start.format("%V"), start.format("%G")),
@@ -427,8 +414,8 @@ fn tropisco(root: &Path) -> Vec<Value> {
                 "platform": if week % 2 == 0 { "sentinel-1a" } else { "sentinel-1c" },
                 "constellation": "sentinel-1",
                 "instruments": ["c-sar"],
-                "gsd": 10,
-                "proj:epsg": 32600 + zone,
+                "gsd": TROPISCO_RES,
+                "proj:epsg": scene.grid.epsg,
                 "mgrs:utm_zone": zone,
                 "mgrs:latitude_band": &tile[2..3],
                 "mgrs:grid_square": &tile[3..5],
@@ -438,7 +425,7 @@ fn tropisco(root: &Path) -> Vec<Value> {
             out.push(item(
                 "tropisco",
                 &id,
-                polygon(w, s, e, n),
+                &scene.footprint,
                 props,
                 assets,
                 &["proj", "mgrs"],
@@ -448,16 +435,19 @@ fn tropisco(root: &Path) -> Vec<Value> {
     out
 }
 
-/// The demo items of every collection, `(collection, items)`.
+/// The demo items of every collection, `(collection, items)`, with asset
+/// hrefs under `root/rasters/`. Pure: computes the rasters' layout (once per
+/// process) but reads and writes nothing.
 pub fn items(root: &Path) -> Vec<(&'static str, Vec<Value>)> {
     let mut rng = Rng(0x7475_696c_6572_6965); // "tuilerie"
+    let l = layout();
     vec![
-        ("sentinel-2-l2a", sentinel2(root, &mut rng)),
-        ("pleiades", vhr(root, &mut rng, "pleiades", 60)),
-        ("spot-6-7", vhr(root, &mut rng, "spot-6-7", 40)),
-        ("lai", lai(root)),
-        ("biomass", biomass(root)),
-        ("tropisco", tropisco(root)),
+        ("sentinel-2-l2a", sentinel2(root, &mut rng, l)),
+        ("pleiades", vhr(root, &mut rng, l, Kind::Pleiades, 60)),
+        ("spot-6-7", vhr(root, &mut rng, l, Kind::Spot, 40)),
+        ("lai", lai(root, l)),
+        ("biomass", biomass(root, l)),
+        ("tropisco", tropisco(root, l)),
     ]
 }
 
@@ -478,6 +468,23 @@ pub fn write(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         files.push(path);
     }
     Ok(files)
+}
+
+/// The raster assets of an item: asset key → href, for every asset whose
+/// file the demo generates (not thumbnails, metadata or alerts).
+pub fn raster_assets(item: &Value) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(assets) = item["assets"].as_object() {
+        for (key, asset) in assets {
+            let cog = asset["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("image/tiff"));
+            if cog {
+                out.insert(key.clone(), asset["href"].clone());
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -506,5 +513,39 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_raster_asset_is_a_generated_file() {
+        let expected: std::collections::HashSet<String> = rasters::expected_files()
+            .iter()
+            .map(|p| Path::new("/demo").join(p).display().to_string())
+            .collect();
+        let mut used = std::collections::HashSet::new();
+        for (_, list) in items(Path::new("/demo")) {
+            for item in &list {
+                for (key, href) in raster_assets(item) {
+                    let href = href.as_str().unwrap().to_string();
+                    assert!(expected.contains(&href), "{} {key}: {href}", item["id"]);
+                    used.insert(href);
+                }
+            }
+        }
+        // And every generated file is used by some item.
+        assert_eq!(used.len(), expected.len());
+    }
+
+    #[test]
+    fn geometry_is_the_footprint() {
+        let all = items(Path::new("/demo"));
+        let s2 = &all[0].1[0];
+        let scene = layout().scene(Kind::Sentinel2, "31TCJ").unwrap();
+        let bbox = scene.footprint.bbox();
+        for (i, v) in s2["bbox"].as_array().unwrap().iter().enumerate() {
+            assert!((v.as_f64().unwrap() - bbox[i]).abs() < 1e-6);
+        }
+        assert_eq!(s2["properties"]["proj:epsg"], 32631);
+        assert_eq!(s2["assets"]["B05"]["proj:shape"], json!([300, 300]));
+        assert_eq!(s2["assets"]["B04"]["proj:shape"], json!([600, 600]));
     }
 }
