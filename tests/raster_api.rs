@@ -247,6 +247,9 @@ fn reference(
     (bands, alpha.data().iter().map(|&a| a > 0).collect())
 }
 
+/// Reference band and rescale of each RGB channel.
+type Channels = [(usize, (f64, f64)); 3];
+
 fn to_byte(v: f64, (lo, hi): (f64, f64)) -> i32 {
     ((v - lo) / (hi - lo) * 255.0).round().clamp(0.0, 255.0) as i32
 }
@@ -325,7 +328,7 @@ async fn tiles_match_gdalwarp_in_every_tile_matrix_set() {
     let app = app(fixture().db.clone(), raster_config()).await;
     // (item, file, set, zoom, query, channels)
     let grey = |range| [(0, range), (0, range), (0, range)];
-    let cases: Vec<(&str, &str, &str, u8, String, [(usize, (f64, f64)); 3])> = vec![
+    let cases: Vec<(&str, &str, &str, u8, String, Channels)> = vec![
         (
             "landsat-rgb",
             RASTERS[0].1,
