@@ -5,8 +5,8 @@ use super::respond::cached;
 use super::source::item_source;
 use super::tms::{TILEJSON_PARAMS, forward_query, minmax_zoom, tilejson_doc, wmts_doc};
 use super::{
-    DEFAULT_TMS, engine, load_collection, load_item, parse_tile, renders_of, tile_grid,
-    tile_matrix_set, tilesize,
+    DEFAULT_TMS, document_tms, engine, load_collection, load_item, parse_tile, renders_of,
+    tile_grid, tile_matrix_set, tilesize, wmts_sets,
 };
 use crate::api::AppState;
 use crate::api::auth::scope;
@@ -169,11 +169,7 @@ async fn tilejson_response(
 ) -> ApiResult<HttpResponse> {
     let q = Query::parse(req.query_string());
     q.check(&[TILEJSON_PARAMS])?;
-    let tms_id = match tms {
-        Some(t) => t.to_string(),
-        None => q.one("tileMatrixSetId")?.unwrap_or(DEFAULT_TMS).to_string(),
-    };
-    let tms = tile_matrix_set(&tms_id)?;
+    let tms = document_tms(&q, tms)?;
     let r = resolve(req, state, collection, id, &q).await?;
     let base = Base::of(req, state.config.server.public_url.as_deref());
     let bounds = r.bbox.unwrap_or([-180.0, -85.0, 180.0, 85.0]);
@@ -254,10 +250,7 @@ async fn wmts_response(
 ) -> ApiResult<HttpResponse> {
     let q = Query::parse(req.query_string());
     q.check(&[TILEJSON_PARAMS])?;
-    let sets = match tms {
-        Some(t) => vec![tile_matrix_set(t)?],
-        None => crate::raster::tms::all().iter().collect(),
-    };
+    let sets = wmts_sets(tms)?;
     let r = resolve(req, state, collection, id, &q).await?;
     let base = Base::of(req, state.config.server.public_url.as_deref());
     let bounds = r.bbox.unwrap_or([-180.0, -85.0, 180.0, 85.0]);

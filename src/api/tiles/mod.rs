@@ -101,6 +101,23 @@ pub fn tile_matrix_set(id: &str) -> ApiResult<&'static TileMatrixSet> {
     })
 }
 
+/// The tile matrix set of a TileJSON document: the path's, else
+/// `tileMatrixSetId=`, else WebMercatorQuad.
+pub fn document_tms(q: &query::Query, in_path: Option<&str>) -> ApiResult<&'static TileMatrixSet> {
+    match in_path {
+        Some(t) => tile_matrix_set(t),
+        None => tile_matrix_set(q.one("tileMatrixSetId")?.unwrap_or(DEFAULT_TMS)),
+    }
+}
+
+/// The tile matrix sets of a WMTS document: the path's, else all.
+pub fn wmts_sets(in_path: Option<&str>) -> ApiResult<Vec<&'static TileMatrixSet>> {
+    Ok(match in_path {
+        Some(t) => vec![tile_matrix_set(t)?],
+        None => crate::raster::tms::all().iter().collect(),
+    })
+}
+
 /// A tile address from the path: `{y}` may carry `@2x` and an extension.
 #[derive(Debug, Clone, Copy)]
 pub struct TileAddress {
