@@ -210,6 +210,56 @@ impl RasterConfig {
     }
 }
 
+/// WMS settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WmsConfig {
+    /// Service title (default: the catalogue's title).
+    pub title: Option<String>,
+    /// Service abstract (default: the catalogue's description).
+    pub r#abstract: Option<String>,
+    /// CRSs offered by every layer, as `EPSG:n` or `CRS:84`.
+    pub crs: Vec<String>,
+    /// Largest GetMap width.
+    pub max_width: usize,
+    /// Largest GetMap height.
+    pub max_height: usize,
+    /// Most TIME values listed one by one in capabilities; beyond, an
+    /// interval `start/end/P1D` is given.
+    pub max_time_values: usize,
+}
+
+/// The CRSs of French Earth-observation products: WGS84, Web Mercator,
+/// Lambert-93, RGF93 geographic, UTM 30–32N (mainland), and the overseas
+/// departments' UTM zones (Antilles, Guyane, Réunion, Mayotte).
+pub const DEFAULT_WMS_CRS: &[&str] = &[
+    "CRS:84",
+    "EPSG:4326",
+    "EPSG:3857",
+    "EPSG:2154",
+    "EPSG:4171",
+    "EPSG:32630",
+    "EPSG:32631",
+    "EPSG:32632",
+    "EPSG:5490",
+    "EPSG:2972",
+    "EPSG:2975",
+    "EPSG:4471",
+];
+
+impl Default for WmsConfig {
+    fn default() -> Self {
+        WmsConfig {
+            title: None,
+            r#abstract: None,
+            crs: DEFAULT_WMS_CRS.iter().map(|c| c.to_string()).collect(),
+            max_width: 4096,
+            max_height: 4096,
+            max_time_values: 500,
+        }
+    }
+}
+
 fn list(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)
@@ -238,6 +288,8 @@ pub struct Config {
     pub raster: RasterConfig,
     /// `[cache]`
     pub cache: crate::cache::CacheConfig,
+    /// `[wms]`
+    pub wms: WmsConfig,
 }
 
 /// Every settable key, for environment variables and documentation.
@@ -272,6 +324,12 @@ pub const KEYS: &[&str] = &[
     "cache.disk_dir",
     "cache.disk_mb",
     "cache.cache_control",
+    "wms.title",
+    "wms.abstract",
+    "wms.crs",
+    "wms.max_width",
+    "wms.max_height",
+    "wms.max_time_values",
 ];
 
 /// Short environment names for the most used settings.
@@ -341,6 +399,12 @@ impl Config {
             "cache.disk_dir" => self.cache.disk_dir = optional(value).map(PathBuf::from),
             "cache.disk_mb" => self.cache.disk_mb = parse(value)?,
             "cache.cache_control" => self.cache.cache_control = value.trim().to_string(),
+            "wms.title" => self.wms.title = optional(value),
+            "wms.abstract" => self.wms.r#abstract = optional(value),
+            "wms.crs" => self.wms.crs = list(value),
+            "wms.max_width" => self.wms.max_width = parse(value)?,
+            "wms.max_height" => self.wms.max_height = parse(value)?,
+            "wms.max_time_values" => self.wms.max_time_values = parse(value)?,
             other => return Err(format!("unknown setting '{other}'")),
         }
         Ok(())

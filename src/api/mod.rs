@@ -20,6 +20,7 @@ pub mod queryables;
 pub mod search;
 pub mod tiles;
 pub mod transactions;
+pub mod wms;
 
 pub use error::{ApiError, ApiResult};
 
@@ -50,6 +51,8 @@ pub struct AppState {
     pub tiles: TileCache,
     /// Collections' render presets, by collection id and version.
     pub renders: moka::sync::Cache<(String, Micros), Arc<CollectionRender>>,
+    /// The WMS's CRSs and caches.
+    pub wms: wms::WmsState,
 }
 
 impl AppState {
@@ -83,6 +86,7 @@ impl AppState {
             })
             .expect("a tile cache without a disk tier cannot fail to start")
         });
+        let config_wms = config.wms.clone();
         AppState {
             catalog,
             config: Arc::new(config),
@@ -91,6 +95,7 @@ impl AppState {
             engine,
             tiles,
             renders: moka::sync::Cache::new(1024),
+            wms: wms::WmsState::new(&config_wms),
         }
     }
 
@@ -207,6 +212,7 @@ pub fn app(
         )
         .configure(routes)
         .configure(tiles::routes)
+        .configure(wms::routes)
         .default_service(web::to(|req: actix_web::HttpRequest| async move {
             let path = req.path().to_string();
             ApiError::not_found(format!("no resource at {path}")).into_response()

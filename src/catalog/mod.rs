@@ -208,6 +208,14 @@ pub trait Catalog: Send + Sync + 'static {
         collections: &[String],
     ) -> Result<queryables::PropertyKinds>;
 
+    /// The distinct UTC days (microseconds at midnight, ascending) on which
+    /// a visible collection's items were acquired, for time dimensions
+    /// (WMS `TIME`). `None` when the store cannot list them cheaply; callers
+    /// then use the collection's temporal extent.
+    async fn item_days(&self, _scope: &Scope, _collection: &str) -> Result<Option<Vec<Micros>>> {
+        Ok(None)
+    }
+
     /// Creates or replaces a collection.
     async fn put_collection(
         &self,

@@ -124,6 +124,30 @@ impl Rgba {
         filled
     }
 
+    /// Draws `top` over this image ("source over", straight alpha), its
+    /// alpha first multiplied by `opacity` (0..=1). Both images have the
+    /// same size; extra pixels of a larger `top` are ignored.
+    pub fn draw_over(&mut self, top: &Rgba, opacity: f64) {
+        let k = (opacity.clamp(0.0, 1.0) * 255.0).round() as u32;
+        for (dst, src) in self.data.chunks_exact_mut(4).zip(top.data.chunks_exact(4)) {
+            let sa = u32::from(src[3]) * k; // 0..=255²
+            if sa == 0 {
+                continue;
+            }
+            if sa == 255 * 255 || dst[3] == 0 {
+                dst.copy_from_slice(&[src[0], src[1], src[2], (sa / 255) as u8]);
+                continue;
+            }
+            // out_a = sa + da (1 - sa); colours weighted by their share.
+            let da = u32::from(dst[3]) * (255 * 255 - sa) / 255; // 0..=255²
+            let oa = sa + da;
+            for c in 0..3 {
+                dst[c] = ((u32::from(src[c]) * sa + u32::from(dst[c]) * da + oa / 2) / oa) as u8;
+            }
+            dst[3] = ((oa + 127) / 255) as u8;
+        }
+    }
+
     /// Multiplies the alpha of every pixel by `opacity` (0..=1).
     pub fn fade(&mut self, opacity: f64) {
         let k = opacity.clamp(0.0, 1.0);
@@ -261,5 +285,25 @@ mod tests {
         assert_eq!(a.fill_from(&b), 1);
         assert_eq!(a.data, vec![1, 2, 3, 255, 7, 7, 7, 255]);
         assert!(a.is_opaque());
+    }
+
+    #[test]
+    fn draw_over_blends_with_opacity() {
+        let mut base = Rgba::transparent(3, 1);
+        base.data
+            .copy_from_slice(&[200, 0, 0, 255, 200, 0, 0, 255, 0, 0, 0, 0]);
+        let mut top = Rgba::transparent(3, 1);
+        top.data
+            .copy_from_slice(&[0, 0, 200, 255, 0, 0, 0, 0, 0, 0, 200, 255]);
+        base.draw_over(&top, 0.5);
+        // Half blue over opaque red: an even mix, still opaque.
+        assert_eq!(&base.data[..4], &[100, 0, 100, 255]);
+        // Transparent top leaves the base alone.
+        assert_eq!(&base.data[4..8], &[200, 0, 0, 255]);
+        // Over nothing: the top's colour at half opacity.
+        assert_eq!(&base.data[8..], &[0, 0, 200, 128]);
+        let mut full = base.clone();
+        full.draw_over(&top, 1.0);
+        assert_eq!(&full.data[..4], &[0, 0, 200, 255]);
     }
 }

@@ -194,6 +194,20 @@ impl Engine {
         grid: Grid,
         output: Output,
     ) -> Result<(Option<Encoded>, MosaicReport)> {
+        let (canvas, report) = self.mosaic_image(items, params, grid).await?;
+        match canvas {
+            Some(canvas) => Ok((Some(self.encode(canvas, output).await?), report)),
+            None => Ok((None, report)),
+        }
+    }
+
+    /// [`Engine::mosaic`] without encoding (WMS composites several).
+    pub async fn mosaic_image(
+        &self,
+        items: Vec<(ItemSource, Option<Window>)>,
+        params: Arc<RenderParams>,
+        grid: Grid,
+    ) -> Result<(Option<Rgba>, MosaicReport)> {
         let mut canvas = Rgba::transparent(grid.width, grid.height);
         let total = grid.width * grid.height;
         let mut filled = 0;
@@ -236,11 +250,12 @@ impl Engine {
             }
         }
         report.full = filled == total;
-        if filled == 0 {
-            return Ok((None, report));
-        }
-        let encoded = self.pool.run(move |_| finish(&canvas, output)).await?;
-        Ok((Some(encoded), report))
+        Ok(((filled > 0).then_some(canvas), report))
+    }
+
+    /// Encodes an image on the GDAL threads (it is CPU work too).
+    pub async fn encode(&self, image: Rgba, output: Output) -> Result<Encoded> {
+        self.pool.run(move |_| finish(&image, output)).await
     }
 
     /// The whole item (its first asset's extent, in its CRS), at most
@@ -414,6 +429,27 @@ fn route_of(key: &str) -> u64 {
 
 /// A pixel window `(x, y, width, height)` of a grid.
 pub type Window = (usize, usize, usize, usize);
+
+/// The pixels of a grid that `bounds` (in the grid's CRS) covers, plus a
+/// margin of 2 pixels; `None` when they miss the grid.
+pub fn window_of(grid: &Grid, bounds: [f64; 4]) -> Option<Window> {
+    let [minx, miny, maxx, maxy] = grid.bounds;
+    let (rx, ry) = (
+        (maxx - minx) / grid.width as f64,
+        (maxy - miny) / grid.height as f64,
+    );
+    let x0 = ((bounds[0] - minx) / rx).floor() - 2.0;
+    let x1 = ((bounds[2] - minx) / rx).ceil() + 2.0;
+    let y0 = ((maxy - bounds[3]) / ry).floor() - 2.0;
+    let y1 = ((maxy - bounds[1]) / ry).ceil() + 2.0;
+    if ![x0, x1, y0, y1].iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let clamp = |v: f64, max: usize| v.clamp(0.0, max as f64) as usize;
+    let (x0, x1) = (clamp(x0, grid.width), clamp(x1, grid.width));
+    let (y0, y1) = (clamp(y0, grid.height), clamp(y1, grid.height));
+    (x1 > x0 && y1 > y0).then_some((x0, y0, x1 - x0, y1 - y0))
+}
 
 /// The part of a grid under a window.
 fn sub_grid(grid: &Grid, (x, y, w, h): Window) -> Grid {

@@ -10,11 +10,13 @@
 //! [`RasterError::Busy`] at once.
 
 pub mod colormap;
+pub mod crs;
 pub mod encode;
 pub mod engine;
 pub mod error;
 pub mod expr;
 pub mod href;
+pub mod legend;
 pub mod pool;
 pub mod read;
 pub mod render;

@@ -155,20 +155,7 @@ fn footprint_window(
     grid: &crate::raster::Grid,
     bbox: [f64; 4],
 ) -> Option<crate::raster::engine::Window> {
-    let b = tms.from_wgs84(bbox).ok()?;
-    let [minx, miny, maxx, maxy] = grid.bounds;
-    let (rx, ry) = (
-        (maxx - minx) / grid.width as f64,
-        (maxy - miny) / grid.height as f64,
-    );
-    let x0 = ((b[0] - minx) / rx).floor() - 2.0;
-    let x1 = ((b[2] - minx) / rx).ceil() + 2.0;
-    let y0 = ((maxy - b[3]) / ry).floor() - 2.0;
-    let y1 = ((maxy - b[1]) / ry).ceil() + 2.0;
-    let clamp = |v: f64, max: usize| v.clamp(0.0, max as f64) as usize;
-    let (x0, x1) = (clamp(x0, grid.width), clamp(x1, grid.width));
-    let (y0, y1) = (clamp(y0, grid.height), clamp(y1, grid.height));
-    (x1 > x0 && y1 > y0).then_some((x0, y0, x1 - x0, y1 - y0))
+    crate::raster::engine::window_of(grid, tms.from_wgs84(bbox).ok()?)
 }
 
 fn collection_path(collection: &str) -> String {

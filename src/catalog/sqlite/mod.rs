@@ -15,6 +15,7 @@ mod write;
 
 pub use write::write_time;
 
+use super::datetime::Micros;
 use super::error::{CatalogError, Result};
 use super::queryables::PropertyKinds;
 use super::scope::{Access, Scope};
@@ -358,6 +359,31 @@ impl Catalog for SqliteCatalog {
                 .query_row([&id], stored_collection)
                 .optional()
                 .map_err(db)
+        })
+        .await
+    }
+
+    async fn item_days(&self, scope: &Scope, collection: &str) -> Result<Option<Vec<Micros>>> {
+        const DAY: i64 = 86_400_000_000;
+        let scope = scope.clone();
+        let collection = collection.to_string();
+        self.read(move |conn| {
+            if !is_visible(conn, &scope, &collection)? {
+                return Ok(Some(Vec::new()));
+            }
+            // The covering index gives the days in order without reading items.
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT DISTINCT datetime - (((datetime % ?2) + ?2) % ?2)
+                     FROM items WHERE collection = ?1 ORDER BY 1",
+                )
+                .map_err(db)?;
+            let days = stmt
+                .query_map(rusqlite::params![collection, DAY], |r| r.get::<_, i64>(0))
+                .map_err(db)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(db)?;
+            Ok(Some(days))
         })
         .await
     }
