@@ -214,7 +214,12 @@ fn number(v: f64) -> String {
 
 /// Text as printable ASCII (accents dropped, others replaced by `?`).
 fn ascii(s: &str) -> Vec<u8> {
-    unaccent::unaccent(s)
+    let s = s
+        .replace('²', "2")
+        .replace('³', "3")
+        .replace('°', " deg")
+        .replace(['–', '—'], "-");
+    unaccent::unaccent(&s)
         .chars()
         .map(|c| {
             if c.is_ascii_graphic() || c == ' ' {
