@@ -85,6 +85,11 @@ pub struct DemoArgs {
     /// Prepare the data and exit without serving.
     #[arg(long)]
     pub no_serve: bool,
+    /// Multiply every demo raster's extent by this factor in (0, 1]
+    /// (same resolution, fewer pixels): 0.3 writes them ~10 times faster,
+    /// for tests.
+    #[arg(long, default_value_t = 1.0)]
+    pub raster_scale: f64,
 }
 
 /// Loads the configuration: defaults < file < environment < flags.
@@ -195,12 +200,18 @@ pub fn run(cli: Cli) -> Result<()> {
             // The items' rasters: before exiting with --no-serve; otherwise
             // while the catalogue loads and serves (a debug build takes a
             // few minutes to generate them, a release build about 20 s).
+            let scale = args.raster_scale;
+            if !(scale > 0.0 && scale <= 1.0) {
+                return Err(Error::Io(std::io::Error::other(format!(
+                    "--raster-scale {scale} is not in (0, 1]"
+                ))));
+            }
             if args.no_serve {
-                demo_rasters(&args.dir)?;
+                demo_rasters(&args.dir, scale)?;
             } else {
                 let dir = args.dir.clone();
                 std::thread::spawn(move || {
-                    if let Err(e) = demo_rasters(&dir) {
+                    if let Err(e) = demo_rasters(&dir, scale) {
                         tracing::error!("{e}");
                     }
                 });
@@ -228,8 +239,9 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// Writes the demo rasters under `dir/rasters` (unless they are up to
 /// date) and says how many, how big, how long.
-fn demo_rasters(dir: &std::path::Path) -> Result<()> {
-    let stats = crate::demo::write_rasters(dir).map_err(|e| Error::Io(std::io::Error::other(e)))?;
+fn demo_rasters(dir: &std::path::Path, scale: f64) -> Result<()> {
+    let stats = crate::demo::write_rasters_scaled(dir, scale)
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
     eprintln!(
         "demo rasters: {} files, {:.1} MB in {}, {} in {:.1} s",
         stats.files,
