@@ -62,7 +62,7 @@ pub async fn respond(
         None => {
             let mut layers = Vec::with_capacity(collections.len());
             for c in &collections {
-                let layer = Layer::of(state, c);
+                let layer = layers::layer_of(state, c);
                 let time = layers::time_dimension(state, &scope, &layer).await?;
                 layers.push((layer, time));
             }
@@ -226,7 +226,7 @@ pub fn document(
     version: Version,
     base: &Base,
     sequence: i64,
-    layers: &[(Layer, Option<TimeDimension>)],
+    layers: &[(Arc<Layer>, Option<TimeDimension>)],
 ) -> String {
     let config = &state.config;
     let href = base.url("/wms?");

@@ -29,7 +29,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct Resolved {
     /// The layer.
-    pub layer: Layer,
+    pub layer: Arc<Layer>,
     /// Its rendering.
     pub params: Arc<RenderParams>,
     /// Its opacity.
@@ -52,7 +52,7 @@ pub async fn resolve(
     for (k, name) in names.iter().enumerate() {
         let style = styles.get(k).map(String::as_str).unwrap_or("");
         let opacity = opacity.get(k).copied().unwrap_or(1.0);
-        let chosen: Vec<(Layer, &str)> = if name == root_name(state) {
+        let chosen: Vec<(Arc<Layer>, &str)> = if name == root_name(state) {
             if !(style.is_empty() || style.eq_ignore_ascii_case(layers::DEFAULT_STYLE)) {
                 return Err(WmsError::new(
                     "StyleNotDefined",
@@ -63,7 +63,7 @@ pub async fn resolve(
             layers::visible(state, scope)
                 .await?
                 .iter()
-                .map(|c| (Layer::of(state, c), ""))
+                .map(|c| (layers::layer_of(state, c), ""))
                 .collect()
         } else {
             vec![(layers::find(state, scope, name).await?, style)]

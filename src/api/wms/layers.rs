@@ -208,6 +208,17 @@ fn classes(doc: &Value) -> Vec<(f64, String)> {
     Vec::new()
 }
 
+/// A collection's layer, read once per collection version.
+pub fn layer_of(state: &AppState, c: &StoredCollection) -> Arc<Layer> {
+    let key = (c.id.clone(), c.updated);
+    if let Some(layer) = state.wms.layers.get(&key) {
+        return layer;
+    }
+    let layer = Arc::new(Layer::of(state, c));
+    state.wms.layers.insert(key, layer.clone());
+    layer
+}
+
 /// Every collection the caller may see.
 pub async fn visible(state: &AppState, scope: &Scope) -> WmsResult<Vec<StoredCollection>> {
     let mut out = Vec::new();
@@ -233,9 +244,9 @@ pub async fn visible(state: &AppState, scope: &Scope) -> WmsResult<Vec<StoredCol
 }
 
 /// One layer by name, `LayerNotDefined` when absent or invisible.
-pub async fn find(state: &AppState, scope: &Scope, name: &str) -> WmsResult<Layer> {
+pub async fn find(state: &AppState, scope: &Scope, name: &str) -> WmsResult<Arc<Layer>> {
     match state.catalog.collection(scope, name).await? {
-        Some(c) => Ok(Layer::of(state, &c)),
+        Some(c) => Ok(layer_of(state, &c)),
         None => Err(WmsError::new(
             "LayerNotDefined",
             "LAYERS",

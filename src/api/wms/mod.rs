@@ -29,6 +29,8 @@ use std::sync::Arc;
 pub struct WmsState {
     /// The CRSs every layer offers, in the configured order.
     pub crs: Vec<CrsFacts>,
+    /// Layers per collection version.
+    pub layers: moka::sync::Cache<(String, Micros), Arc<layers::Layer>>,
     /// Acquisition days per collection version.
     pub days: moka::sync::Cache<(String, Micros), Arc<layers::Days>>,
     /// Capabilities documents by version, caller, base URL and update sequence.
@@ -51,6 +53,7 @@ impl WmsState {
             .collect();
         WmsState {
             crs,
+            layers: moka::sync::Cache::new(1024),
             days: moka::sync::Cache::new(4096),
             capabilities: moka::sync::Cache::builder()
                 .max_capacity(64)
