@@ -1,15 +1,15 @@
 // The map's own background: the configured basemap (an XYZ raster) over a
-// neutral land/sea drawing (Natural Earth land from world-atlas) and a
+// neutral land/sea drawing (Natural Earth 1:50M land from world-atlas) and a
 // graticule, so the map reads well with no basemap reachable.
 import { feature } from 'topojson-client';
-import land110 from 'world-atlas/land-110m.json';
+import landTopology from 'world-atlas/land-50m.json';
 
 export const SEA = '#dde5ea';
 export const LAND = '#f5f3ee';
 
 let landCache = null;
 function land() {
-  if (!landCache) landCache = feature(land110, land110.objects.land);
+  if (!landCache) landCache = feature(landTopology, landTopology.objects.land);
   return landCache;
 }
 
@@ -61,7 +61,7 @@ export function baseStyle(basemap) {
       paint: {
         'line-color': '#b9c4cb',
         'line-width': 0.8,
-        // The 1:110M coastline is coarse: fade it where that shows.
+        // The 1:50M coastline is coarse at large scales: fade it there.
         'line-opacity': ['interpolate', ['linear'], ['zoom'], 5, 1, 10, 0.25],
       },
     },

@@ -24,7 +24,8 @@ class App {
     this.lastHash = null;
     this.saveUrl = debounce(() => this.writeUrl(), 150);
     $('#catalog-title').textContent = this.config.title || 'Tuilerie';
-    $('#api-link').href = `${this.config.api}/`;
+    $('#api-link').href = `${this.config.api}/api.html`;
+    $('#skip').addEventListener('click', () => $('#s-collection').focus());
 
     const hooks = {
       onBasemapError: () => this.note('Basemap unreachable: showing the built-in land outline and graticule.'),
@@ -110,7 +111,8 @@ class App {
   writeUrl() {
     const hash = toHash(this.state);
     this.lastHash = hash;
-    if (location.hash !== hash) history.replaceState(null, '', hash);
+    // (Absolute: the page has a <base> for its assets.)
+    if (location.hash !== hash) history.replaceState(null, '', `${location.pathname}${location.search}${hash}`);
   }
 
   /** The URL was changed by hand: apply it. */

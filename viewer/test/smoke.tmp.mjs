@@ -1,0 +1,11 @@
+import { launch, openViewer, settle, shoot } from '/work/wt-viewer/viewer/test/browser.mjs';
+const b = await launch();
+const errors = [];
+const url = process.argv[2] || 'http://127.0.0.1:18081/';
+const p = await openViewer(b.context, url, 'https://tile.openstreetmap.org', errors);
+await p.waitForTimeout(1500);
+await settle(p);
+await shoot(p, '/tmp/shots', process.argv[3] || 'smoke');
+console.log(p.url());
+console.log(errors);
+await b.close();
