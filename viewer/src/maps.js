@@ -95,7 +95,7 @@ export function syncRasterLayers(map, wanted) {
   for (const w of wanted) map.moveLayer(PREFIX + w.uid, before);
 }
 
-/** Adds the footprint and box-drawing layers. */
+/** Adds the footprint and search-box layers (outlines: they go over imagery). */
 export function addOverlays(map) {
   const empty = { type: 'FeatureCollection', features: [] };
   map.addSource('footprints', { type: 'geojson', data: empty });
@@ -106,8 +106,9 @@ export function addOverlays(map) {
     type: 'fill',
     source: 'footprints',
     paint: {
-      'fill-color': ['case', hot, '#f08c00', '#1f7a8c'],
-      'fill-opacity': ['case', hot, 0.3, 0.06],
+      // Only the highlighted footprint is filled: results often overlap.
+      'fill-color': '#f08c00',
+      'fill-opacity': ['case', hot, 0.3, 0],
     },
   });
   map.addLayer({
@@ -117,13 +118,8 @@ export function addOverlays(map) {
     paint: {
       'line-color': ['case', hot, '#d9480f', '#1f7a8c'],
       'line-width': ['case', hot, 2.5, 1.2],
+      'line-opacity': 0.9,
     },
-  });
-  map.addLayer({
-    id: 'draw-fill',
-    type: 'fill',
-    source: 'draw',
-    paint: { 'fill-color': '#5f3dc4', 'fill-opacity': 0.08 },
   });
   map.addLayer({
     id: 'draw-line',

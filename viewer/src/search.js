@@ -113,7 +113,7 @@ export class SearchPanel {
     }
     this.collectionSelect.replaceChildren(
       h('option', { value: '', text: 'All collections' }),
-      this.collections.map((c) => h('option', { value: c.id, text: c.title || c.id, selected: c.id === this.s.collection })),
+      ...this.collections.map((c) => h('option', { value: c.id, text: c.title || c.id, selected: c.id === this.s.collection })),
     );
     this.setBbox(this.s.bbox, false);
     await this.chooseCollection(this.s.collection, false);

@@ -83,7 +83,7 @@ export function toHash(state) {
   for (const l of state.layers) parts.push(`layer=${layerToken(l)}`);
   const c = state.compare;
   if (c.mode !== 'none') {
-    parts.push(`compare=${c.mode}`, `split=${Math.round(c.split * 100)}`);
+    parts.push(`compare=${c.mode}`, `split=${Math.round(c.split * 1000) / 10}`);
     const index = (uid) => state.layers.findIndex((l) => l.uid === uid);
     if (index(c.left) >= 0) parts.push(`left=${index(c.left)}`);
     if (index(c.right) >= 0) parts.push(`right=${index(c.right)}`);
