@@ -73,12 +73,12 @@ pub async fn landing(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
     Ok(HttpResponse::Ok()
         .insert_header((header::VARY, "Accept"))
         .json(json!({
-        "type": "Catalog",
-        "stac_version": "1.1.0",
-        "id": cfg.id,
-        "title": cfg.title,
-        "description": cfg.description,
-        "conformsTo": state.conformance,
-        "links": links,
-    })))
+            "type": "Catalog",
+            "stac_version": "1.1.0",
+            "id": cfg.id,
+            "title": cfg.title,
+            "description": cfg.description,
+            "conformsTo": state.conformance,
+            "links": links,
+        })))
 }

@@ -273,8 +273,14 @@ mod tests {
 
     #[test]
     fn content_types() {
-        assert_eq!(content_type("assets/main-AB12.js"), "text/javascript; charset=utf-8");
-        assert_eq!(content_type("assets/main-AB12.css"), "text/css; charset=utf-8");
+        assert_eq!(
+            content_type("assets/main-AB12.js"),
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(
+            content_type("assets/main-AB12.css"),
+            "text/css; charset=utf-8"
+        );
         assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
         assert_eq!(content_type("x.unknown"), "application/octet-stream");
     }
