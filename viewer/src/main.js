@@ -2,6 +2,7 @@
 import './style.css';
 import { Api, linkOf, withParams, interval } from './api.js';
 import { createMap, syncRasterLayers, addOverlays, syncMaps, whenIdle } from './maps.js';
+import { registerProtocol, routed, setFootprint } from './itemtiles.js';
 import { CompareView } from './compare.js';
 import { emptyState, fromHash, toHash, makeLayer } from './state.js';
 import { SearchPanel } from './search.js';
@@ -33,6 +34,7 @@ class App {
       onError: () => {},
     };
     this.hooks = hooks;
+    registerProtocol();
     this.mapA = createMap($('#map-a'), this.config, this.state.view, hooks);
     this.mapB = null;
     this.compare = new CompareView($('#maps'), $('#divider'), (split) => {
@@ -167,6 +169,20 @@ class App {
     return { tilejson: withParams(tilejson, params), xyz: withParams(xyz, params), wms: this.config.wms };
   }
 
+  /**
+   * A layer's MapLibre source: a mosaic's TileJSON as is; an item's tiles
+   * through the protocol that skips tiles away from its footprint.
+   */
+  async source(layer) {
+    const { tilejson } = await this.urls(layer);
+    if (layer.kind !== 'item') return { type: 'raster', url: tilejson, tileSize: 256 };
+    const [{ doc }, tj] = await Promise.all([this.info(layer), this.api.cached(tilejson)]);
+    setFootprint(layer.collection, layer.item, doc.geometry);
+    const source = { type: 'raster', tiles: tj.tiles.map(routed), tileSize: 256 };
+    for (const key of ['bounds', 'minzoom', 'maxzoom', 'attribution']) if (tj[key] !== undefined) source[key] = tj[key];
+    return source;
+  }
+
   layer(uid) {
     return this.state.layers.find((l) => l.uid === uid);
   }
@@ -281,8 +297,7 @@ class App {
       Promise.all(
         layers.map(async (l) => {
           try {
-            const urls = await this.urls(l);
-            return { uid: l.uid, url: urls.tilejson, opacity: l.opacity, visible: l.visible };
+            return { uid: l.uid, source: await this.source(l), opacity: l.opacity, visible: l.visible };
           } catch (e) {
             this.layerError(l.uid, e.message);
             return null;

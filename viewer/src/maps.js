@@ -56,14 +56,15 @@ function messageOf(e) {
 
 /**
  * Shows exactly `wanted` raster layers on `map`, bottom first:
- * `[{uid, url (TileJSON), opacity, visible}]`. Layers whose URL changed
- * are re-created; the others are updated in place.
+ * `[{uid, source (a MapLibre raster source), opacity, visible}]`. Layers
+ * whose source changed are re-created; the others are updated in place.
  */
 export function syncRasterLayers(map, wanted) {
   const urls = map.tuilerie.urls;
   const keep = new Set(wanted.map((w) => PREFIX + w.uid));
+  for (const w of wanted) w.key = JSON.stringify(w.source);
   for (const id of [...urls.keys()]) {
-    const changed = wanted.find((w) => PREFIX + w.uid === id && w.url !== urls.get(id));
+    const changed = wanted.find((w) => PREFIX + w.uid === id && w.key !== urls.get(id));
     if (!keep.has(id) || changed) {
       if (map.getLayer(id)) map.removeLayer(id);
       if (map.getSource(id)) map.removeSource(id);
@@ -74,7 +75,7 @@ export function syncRasterLayers(map, wanted) {
   for (const w of wanted) {
     const id = PREFIX + w.uid;
     if (!urls.has(id)) {
-      map.addSource(id, { type: 'raster', url: w.url, tileSize: 256 });
+      map.addSource(id, w.source);
       map.addLayer(
         {
           id,
@@ -85,7 +86,7 @@ export function syncRasterLayers(map, wanted) {
         },
         before,
       );
-      urls.set(id, w.url);
+      urls.set(id, w.key);
     } else {
       map.setPaintProperty(id, 'raster-opacity', w.opacity);
       map.setLayoutProperty(id, 'visibility', w.visible ? 'visible' : 'none');

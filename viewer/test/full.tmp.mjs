@@ -1,10 +1,11 @@
 import { launch, openViewer, settle } from './browser.mjs';
 const b = await launch();
 const errors = [];
-const p = await openViewer(b.context, process.argv[2] || 'http://127.0.0.1:18081/', 'https://tile.openstreetmap.org', errors);
+const p = await openViewer(b.context, process.argv[2], 'https://tile.openstreetmap.org', errors);
 await p.waitForTimeout(1500);
 await settle(p);
+if (process.argv[4]) await p.click(process.argv[4]);
+await p.waitForTimeout(500);
 await p.screenshot({ path: `/tmp/shots/${process.argv[3] || 'full'}.png` });
-console.log(p.url());
-console.log(errors.filter(e => !e.includes('preview.png')));
+console.log(errors);
 await b.close();
