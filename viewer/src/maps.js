@@ -159,14 +159,15 @@ export function syncMaps(a, b) {
   };
 }
 
-/** Resolves once every map has loaded its tiles. */
+/** Resolves once every map has loaded its style, sources and tiles. */
 export function whenIdle(maps) {
+  const done = (map) => map.loaded() && map.areTilesLoaded() && !map.isMoving();
   return Promise.all(
     maps.map(
       (map) =>
         new Promise((resolve) => {
-          if (map.loaded() && map.areTilesLoaded()) resolve();
-          else map.once('idle', resolve);
+          const check = () => (done(map) ? resolve() : setTimeout(check, 50));
+          check();
         }),
     ),
   );

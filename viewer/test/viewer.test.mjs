@@ -108,8 +108,29 @@ test('a search returns the demo items, with footprints and previews', async () =
   await page.click('#s-submit');
   await page.locator('#result-count').filter({ hasText: 'No item matches' }).waitFor();
   await page.fill('#s-q', '');
-  await page.click('#s-submit');
+  // Draw a box around the middle of the map (the Mont Ventoux).
+  await page.click('#s-draw');
+  const map = await page.locator('#map-a').boundingBox();
+  const [cx, cy] = [map.x + map.width / 2, map.y + map.height / 2];
+  await page.mouse.move(cx - 40, cy - 40);
+  await page.mouse.down();
+  await page.mouse.move(cx + 40, cy + 40, { steps: 4 });
+  await page.mouse.up();
+  const [w, s, e, n] = await page.evaluate(() => window.tuilerie.state.search.bbox);
+  assert.ok(w < 5.279 && e > 5.279 && s < 44.174 && n > 44.174, `drawn box ${[w, s, e, n]}`);
+  assert.equal(await page.getAttribute('#s-draw', 'aria-pressed'), 'false');
   await page.locator(`#results .result[data-id="${JUNE}"]`).waitFor();
+  // The time slider steps through the collection's dates: one day's items.
+  const dates = await page.evaluate(() => window.tuilerie.search.dates);
+  assert.ok(dates.length > 10 && dates.includes('2023-06-24'));
+  await slide(page.locator('#s-time'), dates.indexOf('2023-06-24'));
+  assert.equal(await page.inputValue('#s-from'), '2023-06-24');
+  await page.locator('#result-count').filter({ hasText: /^1 of 1 items$/ }).waitFor();
+  assert.deepEqual(await page.locator('#results .result').evaluateAll((l) => l.map((li) => li.dataset.id)), [JUNE]);
+  await page.fill('#s-from', '2023-06-01');
+  await page.fill('#s-to', '2023-09-30');
+  await page.click('#s-submit');
+  await page.locator(`#results .result[data-id="${SEPTEMBER}"]`).waitFor();
   await settle(page);
   shots.search = await shoot(page, SHOTS, '02-search');
   // Item details.
@@ -136,6 +157,15 @@ test('two layers compared with swipe show one product on each side of the divide
   await page.locator(`#layer-${september}-render option[value=ndvi]`).waitFor({ state: 'attached' });
   await page.selectOption(`#layer-${september}-render`, 'ndvi');
   assert.equal(await page.evaluate(() => window.tuilerie.state.layers[1].render), 'ndvi');
+  // Copy buttons: the XYZ template with the preset, the WMS capabilities.
+  await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+  await page.click(`#layer-${september}-copy-xyz`);
+  await page.locator('#toast').filter({ hasText: 'Copied XYZ' }).waitFor();
+  const xyz = await page.evaluate(() => navigator.clipboard.readText());
+  assert.equal(xyz, `${BASE}/collections/${COLLECTION}/items/${SEPTEMBER}/tiles/WebMercatorQuad/{z}/{x}/{y}.png?render=ndvi`);
+  await page.click(`#layer-${september}-copy-wms`);
+  await page.locator('#toast').filter({ hasText: 'Copied WMS' }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${BASE}/wms?SERVICE=WMS&REQUEST=GetCapabilities`);
   // References: each layer alone.
   await page.uncheck(`#layer-${september}-visible`);
   await settle(page);
