@@ -20,8 +20,8 @@ pub mod queryables;
 pub mod search;
 pub mod tiles;
 pub mod transactions;
-pub mod wms;
 pub mod viewer;
+pub mod wms;
 
 pub use error::{ApiError, ApiResult};
 
