@@ -22,7 +22,7 @@ export async function launch() {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: CHROMIUM_FLAGS,
-    viewport: { width: 1280, height: 800 },
+    viewport: { width: 1400, height: 900 },
   });
   const decoder = await context.newPage();
   return {

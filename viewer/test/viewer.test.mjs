@@ -166,6 +166,9 @@ test('two layers compared with swipe show one product on each side of the divide
   await page.click(`#layer-${september}-copy-wms`);
   await page.locator('#toast').filter({ hasText: 'Copied WMS' }).waitFor();
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${BASE}/wms?SERVICE=WMS&REQUEST=GetCapabilities`);
+  // (The message must be gone before the screenshots.)
+  await page.waitForFunction(() => !document.querySelector('#toast').classList.contains('show'));
+  await page.waitForTimeout(400);
   // References: each layer alone.
   await page.uncheck(`#layer-${september}-visible`);
   await settle(page);
@@ -181,6 +184,8 @@ test('two layers compared with swipe show one product on each side of the divide
   await page.check('input[name=compare][value=swipe]');
   await page.locator('#divider').waitFor();
   await settle(page);
+  const height = (await page.locator('#maps').boundingBox()).height;
+  assert.equal(height, (await page.locator('#maps').boundingBox()).height);
   const swipe = await shoot(page, SHOTS, '06-swipe');
   const r = await footprintRect(item.bbox);
   const mid = (await page.locator('#maps').boundingBox()).width / 2;
