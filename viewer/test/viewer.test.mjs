@@ -173,6 +173,7 @@ test('two layers compared with swipe show one product on each side of the divide
   await page.uncheck(`#layer-${september}-visible`);
   await settle(page);
   const refJune = await shoot(page, SHOTS, '03-june-alone');
+  const mapHeight = (await page.locator('#maps').boundingBox()).height;
   await page.check(`#layer-${september}-visible`);
   await page.uncheck(`#layer-${june}-visible`);
   await settle(page);
@@ -184,8 +185,8 @@ test('two layers compared with swipe show one product on each side of the divide
   await page.check('input[name=compare][value=swipe]');
   await page.locator('#divider').waitFor();
   await settle(page);
-  const height = (await page.locator('#maps').boundingBox()).height;
-  assert.equal(height, (await page.locator('#maps').boundingBox()).height);
+  // The compare controls must not change the map's size (pixels would shift).
+  assert.equal((await page.locator('#maps').boundingBox()).height, mapHeight);
   const swipe = await shoot(page, SHOTS, '06-swipe');
   const r = await footprintRect(item.bbox);
   const mid = (await page.locator('#maps').boundingBox()).width / 2;
