@@ -260,6 +260,43 @@ impl Default for WmsConfig {
     }
 }
 
+/// The web viewer (`/viewer`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ViewerConfig {
+    /// Serve the viewer at `/viewer` and send browsers asking `/` there.
+    pub enabled: bool,
+    /// Basemap XYZ template (`{z}`, `{x}`, `{y}`); empty for none (the viewer
+    /// then draws a neutral land/sea background and a graticule).
+    pub basemap_url: String,
+    /// Attribution shown for the basemap.
+    pub basemap_attribution: String,
+    /// Highest zoom level of the basemap's tiles.
+    pub basemap_max_zoom: u8,
+    /// Initial view centre, `[longitude, latitude]`.
+    pub center: Vec<f64>,
+    /// Initial zoom level.
+    pub zoom: f64,
+    /// Serve the viewer's files from this directory instead of the ones
+    /// embedded in the binary (development: `npm run build` in `viewer/`,
+    /// then reload the page).
+    pub assets_dir: Option<PathBuf>,
+}
+
+impl Default for ViewerConfig {
+    fn default() -> Self {
+        ViewerConfig {
+            enabled: true,
+            basemap_url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
+            basemap_attribution: "© OpenStreetMap contributors".into(),
+            basemap_max_zoom: 19,
+            center: vec![2.5, 46.6],
+            zoom: 5.0,
+            assets_dir: None,
+        }
+    }
+}
+
 fn list(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)
@@ -290,6 +327,8 @@ pub struct Config {
     pub cache: crate::cache::CacheConfig,
     /// `[wms]`
     pub wms: WmsConfig,
+    /// `[viewer]`
+    pub viewer: ViewerConfig,
 }
 
 /// Every settable key, for environment variables and documentation.
@@ -330,6 +369,13 @@ pub const KEYS: &[&str] = &[
     "wms.max_width",
     "wms.max_height",
     "wms.max_time_values",
+    "viewer.enabled",
+    "viewer.basemap_url",
+    "viewer.basemap_attribution",
+    "viewer.basemap_max_zoom",
+    "viewer.center",
+    "viewer.zoom",
+    "viewer.assets_dir",
 ];
 
 /// Short environment names for the most used settings.
@@ -342,7 +388,13 @@ const ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Environment variables read by the command line itself, not settings.
-const NOT_SETTINGS: &[&str] = &["TUILERIE_CONFIG"];
+/// (The `TUILERIE_VIEWER_DIST` and `TUILERIE_VIEWER_SKIP` variables are read
+/// by the build script, see `build.rs`.)
+const NOT_SETTINGS: &[&str] = &[
+    "TUILERIE_CONFIG",
+    "TUILERIE_VIEWER_DIST",
+    "TUILERIE_VIEWER_SKIP",
+];
 
 /// The environment variable of a key (`store.readers` → `TUILERIE_STORE_READERS`).
 pub fn env_name(key: &str) -> String {
@@ -405,6 +457,18 @@ impl Config {
             "wms.max_width" => self.wms.max_width = parse(value)?,
             "wms.max_height" => self.wms.max_height = parse(value)?,
             "wms.max_time_values" => self.wms.max_time_values = parse(value)?,
+            "viewer.enabled" => self.viewer.enabled = parse(value)?,
+            "viewer.basemap_url" => self.viewer.basemap_url = value.trim().to_string(),
+            "viewer.basemap_attribution" => self.viewer.basemap_attribution = value.to_string(),
+            "viewer.basemap_max_zoom" => self.viewer.basemap_max_zoom = parse(value)?,
+            "viewer.center" => {
+                self.viewer.center = list(value)
+                    .iter()
+                    .map(|v| parse::<f64>(v))
+                    .collect::<Result<_, _>>()?
+            }
+            "viewer.zoom" => self.viewer.zoom = parse(value)?,
+            "viewer.assets_dir" => self.viewer.assets_dir = optional(value).map(PathBuf::from),
             other => return Err(format!("unknown setting '{other}'")),
         }
         Ok(())
@@ -514,6 +578,22 @@ impl Config {
                 "must be text or json",
             ));
         }
+        let center_ok = matches!(self.viewer.center.as_slice(),
+            [lon, lat] if (-180.0..=180.0).contains(lon) && (-85.0..=85.0).contains(lat));
+        if !center_ok {
+            return Err(bad(
+                "viewer.center",
+                format!("{:?}", self.viewer.center),
+                "must be [longitude, latitude] in degrees",
+            ));
+        }
+        if !(0.0..=22.0).contains(&self.viewer.zoom) || self.viewer.basemap_max_zoom > 24 {
+            return Err(bad(
+                "viewer.zoom",
+                self.viewer.zoom.to_string(),
+                "zoom must be between 0 and 22 (basemap_max_zoom at most 24)",
+            ));
+        }
         if let Some(url) = &self.server.public_url
             && url::Url::parse(url).is_err()
         {
@@ -583,7 +663,11 @@ mod tests {
     fn every_key_is_settable() {
         for key in KEYS {
             let mut c = Config::default();
-            let value = if key.ends_with("count") { "auto" } else { "1" };
+            let value = match *key {
+                k if k.ends_with("count") => "auto",
+                "viewer.enabled" => "true",
+                _ => "1",
+            };
             let r = c.set(key, value);
             assert!(r.is_ok() || !r.unwrap_err().contains("unknown"), "{key}");
         }

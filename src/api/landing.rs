@@ -5,12 +5,22 @@ use super::auth::scope;
 use super::error::ApiResult;
 use super::links::{Base, media};
 use crate::catalog::CollectionQuery;
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 /// `GET /`
+///
+/// A browser (an `Accept` header preferring HTML) is redirected to the web
+/// viewer when it is enabled; API clients get the root catalog.
 pub async fn landing(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let base = Base::of(&req, state.config.server.public_url.as_deref());
+    if state.config.viewer.enabled && super::viewer::wants_html(&req) {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, base.url("/viewer")))
+            .insert_header((header::VARY, "Accept"))
+            .finish());
+    }
     let cfg = &state.config.catalog;
     let mut links: Vec<Value> = vec![
         base.link("self", media::JSON, "/"),
@@ -57,13 +67,18 @@ pub async fn landing(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<
         }
         links.push(link);
     }
-    Ok(HttpResponse::Ok().json(json!({
-        "type": "Catalog",
-        "stac_version": "1.1.0",
-        "id": cfg.id,
-        "title": cfg.title,
-        "description": cfg.description,
-        "conformsTo": state.conformance,
-        "links": links,
-    })))
+    if state.config.viewer.enabled {
+        links.push(base.titled("alternate", media::HTML, "/viewer", "Web viewer"));
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::VARY, "Accept"))
+        .json(json!({
+            "type": "Catalog",
+            "stac_version": "1.1.0",
+            "id": cfg.id,
+            "title": cfg.title,
+            "description": cfg.description,
+            "conformsTo": state.conformance,
+            "links": links,
+        })))
 }

@@ -20,6 +20,7 @@ pub mod queryables;
 pub mod search;
 pub mod tiles;
 pub mod transactions;
+pub mod viewer;
 pub mod wms;
 
 pub use error::{ApiError, ApiResult};
@@ -213,6 +214,7 @@ pub fn app(
         .configure(routes)
         .configure(tiles::routes)
         .configure(wms::routes)
+        .configure(viewer::routes)
         .default_service(web::to(|req: actix_web::HttpRequest| async move {
             let path = req.path().to_string();
             ApiError::not_found(format!("no resource at {path}")).into_response()
