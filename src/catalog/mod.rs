@@ -3,7 +3,7 @@
 //!
 //! Nothing here knows about HTTP. Handlers turn requests into the `stac`
 //! crate's API types, [`SearchQuery::from_search`] checks them once, and every
-//! store answers the same [`Catalog`] calls with the caller's [`Scope`].
+//! store (SQLite, or PostgreSQL for scale-out) answers the same [`Catalog`] calls with the caller's [`Scope`].
 
 pub mod collection;
 pub mod datetime;
@@ -13,6 +13,8 @@ pub mod geometry;
 pub mod href;
 pub mod ingest;
 pub mod item;
+pub mod keyset;
+pub mod postgres;
 pub mod query;
 pub mod queryables;
 pub mod scope;
@@ -240,14 +242,27 @@ pub trait Catalog: Send + Sync + 'static {
 /// A shared handle on a store.
 pub type SharedCatalog = Arc<dyn Catalog>;
 
+/// Tuning of every kind of store; [`open`] uses the part for the store it opens.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// The embedded store's.
+    pub sqlite: sqlite::SqliteOptions,
+    /// The PostgreSQL store's.
+    pub postgres: postgres::PgOptions,
+}
+
+/// True when a `--store` value names a PostgreSQL database.
+pub fn is_postgres(store: &str) -> bool {
+    store.starts_with("postgres://") || store.starts_with("postgresql://")
+}
+
 /// Opens the store a `--store` value names: a PostgreSQL URL or an SQLite path.
-pub async fn open(store: &str, options: &sqlite::SqliteOptions) -> Result<SharedCatalog> {
-    if store.starts_with("postgres://") || store.starts_with("postgresql://") {
-        return Err(CatalogError::Unsupported(
-            "the PostgreSQL store is not available in this build yet".into(),
-        ));
+pub async fn open(store: &str, options: &StoreOptions) -> Result<SharedCatalog> {
+    if is_postgres(store) {
+        let catalog = postgres::PostgresCatalog::open(store, options.postgres.clone()).await?;
+        return Ok(Arc::new(catalog));
     }
     let path = store.strip_prefix("sqlite:").unwrap_or(store);
-    let catalog = sqlite::SqliteCatalog::open(std::path::Path::new(path), options.clone())?;
+    let catalog = sqlite::SqliteCatalog::open(std::path::Path::new(path), options.sqlite.clone())?;
     Ok(Arc::new(catalog))
 }
