@@ -111,6 +111,7 @@ impl Server {
                 "--bind",
                 &format!("127.0.0.1:{port}"),
             ])
+            .env_remove("TUILERIE_TEST_POSTGRES")
             .env("TUILERIE_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("TUILERIE_LOG", "info")
             .env("TUILERIE_RASTER_ROOTS", rasters().display().to_string())
@@ -377,7 +378,6 @@ fn database_down_then_back_503_then_recovery() {
         port: free_port(),
     };
     let admin = cluster.start();
-    let url = admin.replace("/postgres", "/tuilerie");
     let created = std::thread::spawn({
         let admin = admin.clone();
         move || {
@@ -392,7 +392,7 @@ fn database_down_then_back_503_then_recovery() {
     })
     .join()
     .unwrap();
-    created.unwrap();
+    let url = created.unwrap();
     cluster.stop();
 
     // Down at start-up: the server says so and waits, it does not exit.

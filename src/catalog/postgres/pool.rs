@@ -45,7 +45,9 @@ pub(super) fn build(url: &str, options: &PgOptions) -> Result<Pool> {
         config.application_name("tuilerie");
     }
     let timeout_ms = options.query_timeout.as_millis().max(1);
-    config.options(format!("-c statement_timeout={timeout_ms}"));
+    config.options(format!(
+        "-c statement_timeout={timeout_ms} -c client_min_messages=warning"
+    ));
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));
     }
