@@ -101,7 +101,7 @@ $$;
 "#];
 
 /// Advisory lock key held while migrating ("tuileri" in ASCII).
-const LOCK: i64 = 0x7475_696c_6572_69;
+const LOCK: i64 = 0x0074_7569_6c65_7269;
 
 /// Brings the database to the latest schema; returns how many migrations ran.
 pub(super) async fn migrate(client: &mut Client) -> Result<usize> {
