@@ -496,7 +496,10 @@ fn tuilerie(args: &[&str]) -> std::process::Output {
 }
 
 async fn count(db: &Db, collection: &str) -> u64 {
-    let store = open_db(db).await;
+    count_in(&open_db(db).await, collection).await
+}
+
+async fn count_in(store: &tuilerie::catalog::SharedCatalog, collection: &str) -> u64 {
     let mut q = SearchQuery::all(1);
     q.collections = vec![collection.into()];
     store
@@ -572,9 +575,10 @@ async fn killed_ingest_keeps_committed_batches_whole() {
     });
     // Wait until some batches are committed, then kill while more are coming.
     let started = Instant::now();
+    let watcher = open_db(&db).await;
     loop {
         std::thread::sleep(Duration::from_millis(100));
-        if count(&db, "biomass").await >= 300 {
+        if count_in(&watcher, "biomass").await >= 300 {
             break;
         }
         assert!(
