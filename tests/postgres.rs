@@ -9,8 +9,6 @@
 mod common;
 
 use common::*;
-use gdal::Dataset;
-use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -164,22 +162,6 @@ fn rasters() -> PathBuf {
         .join("../shared/data/rasters")
         .canonicalize()
         .unwrap_or_else(|_| PathBuf::from("/nonexistent"))
-}
-
-/// WGS84 bounds of a raster.
-fn wgs84_bounds(path: &Path) -> [f64; 4] {
-    let ds = Dataset::open(path).unwrap();
-    let g = ds.geo_transform().unwrap();
-    let (w, h) = ds.raster_size();
-    let b = [g[0], g[3] + g[5] * h as f64, g[0] + g[1] * w as f64, g[3]];
-    let mut from = ds.spatial_ref().unwrap();
-    from.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-    let mut to = SpatialRef::from_epsg(4326).unwrap();
-    to.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-    CoordTransform::new(&from, &to)
-        .unwrap()
-        .transform_bounds(&b, 21)
-        .unwrap()
 }
 
 /// The WebMercatorQuad tile holding a point.

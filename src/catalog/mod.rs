@@ -149,6 +149,58 @@ pub struct CollectionQuery {
     pub offset: usize,
 }
 
+impl CollectionQuery {
+    /// True when a collection matches the bbox, datetime and text filters,
+    /// given its stored extent (`[w, s, e, n]`, unknown when any is None),
+    /// temporal interval (open ends as None) and folded text.
+    pub fn matches(
+        &self,
+        extent: [Option<f64>; 4],
+        interval: (Option<Micros>, Option<Micros>),
+        folded_text: &str,
+    ) -> bool {
+        if let Some(boxes) = &self.bbox {
+            let [Some(w), Some(s), Some(e), Some(n)] = extent else {
+                return false;
+            };
+            let Ok(parts) = geometry::Bounds::from_stac_bbox_split(&[w, s, e, n]) else {
+                return false;
+            };
+            if !boxes.iter().any(|q| parts.iter().any(|p| p.intersects(q))) {
+                return false;
+            }
+        }
+        if let Some(wanted) = &self.datetime
+            && !wanted.overlaps(
+                interval.0.unwrap_or(i64::MIN),
+                interval.1.unwrap_or(i64::MAX),
+            )
+        {
+            return false;
+        }
+        if let Some(text) = &self.text
+            && !text.matches(folded_text)
+        {
+            return false;
+        }
+        true
+    }
+
+    /// The requested page of the matching collections.
+    pub fn page(&self, matched: Vec<StoredCollection>) -> CollectionPage {
+        let number_matched = matched.len() as u64;
+        let collections = matched
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .collect();
+        CollectionPage {
+            collections,
+            number_matched,
+        }
+    }
+}
+
 /// A page of collections.
 #[derive(Debug, Clone, Default)]
 pub struct CollectionPage {
@@ -167,6 +219,19 @@ pub enum WriteMode {
     Upsert,
     /// Replace; fail with not-found when it does not exist.
     Replace,
+}
+
+impl WriteMode {
+    /// Checks a collection write against whether the collection exists.
+    pub fn check_collection(self, exists: bool, id: &str) -> Result<()> {
+        match (exists, self) {
+            (true, WriteMode::Create) => Err(CatalogError::Conflict(format!(
+                "collection '{id}' already exists"
+            ))),
+            (false, WriteMode::Replace) => Err(CatalogError::CollectionNotFound(id.to_string())),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a batch write did.

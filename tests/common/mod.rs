@@ -337,3 +337,20 @@ pub fn demo_items() -> Vec<Value> {
         .flat_map(|(_, v)| v)
         .collect()
 }
+
+/// WGS84 bounds of a raster (`[w, s, e, n]`).
+pub fn wgs84_bounds(path: &Path) -> [f64; 4] {
+    use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+    let ds = gdal::Dataset::open(path).unwrap();
+    let g = ds.geo_transform().unwrap();
+    let (w, h) = ds.raster_size();
+    let b = [g[0], g[3] + g[5] * h as f64, g[0] + g[1] * w as f64, g[3]];
+    let mut from = ds.spatial_ref().unwrap();
+    from.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let mut to = SpatialRef::from_epsg(4326).unwrap();
+    to.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    CoordTransform::new(&from, &to)
+        .unwrap()
+        .transform_bounds(&b, 21)
+        .unwrap()
+}

@@ -280,48 +280,20 @@ impl Catalog for PostgresCatalog {
             if !scope.can_see(&parse_access(&access)) {
                 continue;
             }
-            if let Some(boxes) = &query.bbox {
-                let extent: [Option<f64>; 4] = [
-                    row.try_get(5).map_err(pg)?,
-                    row.try_get(6).map_err(pg)?,
-                    row.try_get(7).map_err(pg)?,
-                    row.try_get(8).map_err(pg)?,
-                ];
-                let [Some(w), Some(s), Some(e), Some(n)] = extent else {
-                    continue;
-                };
-                let Ok(parts) = super::geometry::Bounds::from_stac_bbox_split(&[w, s, e, n]) else {
-                    continue;
-                };
-                if !boxes.iter().any(|q| parts.iter().any(|p| p.intersects(q))) {
-                    continue;
-                }
-            }
-            if let Some(interval) = &query.datetime {
-                let start: Option<i64> = row.try_get(9).map_err(pg)?;
-                let end: Option<i64> = row.try_get(10).map_err(pg)?;
-                if !interval.overlaps(start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX)) {
-                    continue;
-                }
-            }
-            if let Some(text) = &query.text {
-                let folded: String = row.try_get(11).map_err(pg)?;
-                if !text.matches(&folded) {
-                    continue;
-                }
+            let extent: [Option<f64>; 4] = [
+                row.try_get(5).map_err(pg)?,
+                row.try_get(6).map_err(pg)?,
+                row.try_get(7).map_err(pg)?,
+                row.try_get(8).map_err(pg)?,
+            ];
+            let interval = (row.try_get(9).map_err(pg)?, row.try_get(10).map_err(pg)?);
+            let folded: String = row.try_get(11).map_err(pg)?;
+            if !query.matches(extent, interval, &folded) {
+                continue;
             }
             matched.push(stored_collection(row)?);
         }
-        let number_matched = matched.len() as u64;
-        let collections = matched
-            .into_iter()
-            .skip(query.offset)
-            .take(query.limit)
-            .collect();
-        Ok(CollectionPage {
-            collections,
-            number_matched,
-        })
+        Ok(query.page(matched))
     }
 
     async fn collection(&self, scope: &Scope, id: &str) -> Result<Option<StoredCollection>> {

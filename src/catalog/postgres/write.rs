@@ -41,16 +41,7 @@ pub(super) async fn put_collection(
         .await
         .map_err(pg)?
         .is_some();
-    match (exists, mode) {
-        (true, WriteMode::Create) => {
-            return Err(CatalogError::Conflict(format!(
-                "collection '{}' already exists",
-                c.id
-            )));
-        }
-        (false, WriteMode::Replace) => return Err(CatalogError::CollectionNotFound(c.id.clone())),
-        _ => {}
-    }
+    mode.check_collection(exists, &c.id)?;
     let [minx, miny, maxx, maxy] = c.bbox.map(|b| b.map(Some)).unwrap_or([None; 4]);
     let partition = partition_name(&c.id);
     tx.execute(
