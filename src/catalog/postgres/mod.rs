@@ -65,7 +65,11 @@ fn describe(e: &tokio_postgres::Error) -> String {
             Some(detail) => format!("{} ({detail})", db.message()),
             None => db.message().to_string(),
         },
-        None => e.to_string(),
+        None => match std::error::Error::source(e) {
+            // "error connecting to server: Connection refused (os error 111)"
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
     }
 }
 
@@ -75,7 +79,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
 pub(crate) fn pg(e: tokio_postgres::Error) -> CatalogError {
     let Some(code) = e.code() else {
         // No SQLSTATE: the connection failed or was closed.
-        return CatalogError::Unavailable(format!("the database is unreachable: {e}"));
+        return CatalogError::Unavailable(format!("the database is unreachable: {}", describe(&e)));
     };
     let message = describe(&e);
     let class = &code.code()[..2];
