@@ -105,6 +105,18 @@ pub fn fresh_db(dir: &Path, name: &str) -> Db {
     }
 }
 
+/// Opens an SQLite store from synchronous code (the raster and WMS tests,
+/// which always run on SQLite).
+pub fn open(db: &Path) -> SharedCatalog {
+    std::sync::Arc::new(
+        tuilerie::catalog::sqlite::SqliteCatalog::open(
+            db,
+            tuilerie::catalog::sqlite::SqliteOptions::default(),
+        )
+        .unwrap(),
+    )
+}
+
 /// Opens a store (migrating it).
 pub async fn open_db(db: &Db) -> SharedCatalog {
     tuilerie::catalog::open(db.spec(), &StoreOptions::default())

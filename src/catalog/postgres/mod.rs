@@ -12,6 +12,7 @@ mod schema;
 mod search;
 mod write;
 
+use super::datetime::Micros;
 use super::error::{CatalogError, Result};
 use super::queryables::PropertyKinds;
 use super::scope::{Access, Scope};
@@ -373,6 +374,39 @@ impl Catalog for PostgresCatalog {
             return Ok(PropertyKinds::default());
         }
         search::property_kinds(&**client, &ids).await
+    }
+
+    async fn item_days(&self, scope: &Scope, collection: &str) -> Result<Option<Vec<Micros>>> {
+        const DAY: i64 = 86_400_000_000;
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT access FROM collections WHERE id = $1",
+                &[&collection],
+            )
+            .await
+            .map_err(pg)?;
+        let visible = match row {
+            Some(row) => scope.can_see(&parse_access(&row.try_get::<_, String>(0).map_err(pg)?)),
+            None => false,
+        };
+        if !visible {
+            return Ok(Some(Vec::new()));
+        }
+        // The (datetime, collection, id) index gives the days in order.
+        let rows = client
+            .query(
+                "SELECT DISTINCT datetime - (((datetime % $2) + $2) % $2)
+                 FROM items WHERE collection = $1 ORDER BY 1",
+                &[&collection, &DAY],
+            )
+            .await
+            .map_err(|e| self.timeout(pg(e)))?;
+        let days = rows
+            .iter()
+            .map(|r| r.try_get::<_, i64>(0).map_err(pg))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(days))
     }
 
     async fn put_collection(
