@@ -383,9 +383,9 @@ meta = {
         ["machine", "%s CPUs (`nproc`), %s, kernel %s" % (os.cpu_count(), ver("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs"), os.uname().release)],
         ["Tuilerie", "%s, `%s` built %s (sha256 %s…, run from a private copy), repository at commit %s%s; `tuilerie serve --store DB --log warn` (store: %s), default settings except `store.count`" % (
             E["TUI_VERSION"], os.path.relpath(E["TUI_BIN"], E["REPO"]), E["TUI_MTIME"], E["TUI_SHA"], E["TUI_REV"],
-            "PostgreSQL 15 + PostGIS in a private cluster; CPU counts the tuilerie process and the postmaster tree (backends)" if E.get("TUI_STORE") == "postgres" else "embedded SQLite",
             " (**%s uncommitted files in src/ etc. when the run started: the binary may include them**)" % E["TUI_DIRTY"]
-            if E["TUI_DIRTY"] not in ("", "0") else "")],
+            if E["TUI_DIRTY"] not in ("", "0") else "",
+            "PostgreSQL 15 + PostGIS in a private cluster; CPU counts the tuilerie process and the postmaster tree (backends)" if E.get("TUI_STORE") == "postgres" else "embedded SQLite")],
         ["peer", "stac-fastapi-pgstac %s, pypgstac %s, PostgreSQL %s, uvicorn --workers %s (set up by `run_peer.sh`, settings in ../shared/bench/stac/results-peers.md)" % (
             ver(E["PEER_ROOT"] + "/venv-peer/bin/pip show stac-fastapi-pgstac 2>/dev/null | sed -n 's/^Version: //p'"),
             ver(E["PEER_ROOT"] + "/venv-peer/bin/pip show pypgstac 2>/dev/null | sed -n 's/^Version: //p'"),
