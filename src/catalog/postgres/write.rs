@@ -216,6 +216,27 @@ pub(super) async fn put_items(
     )
     .await
     .map_err(pg)?;
+    // The last of several versions of an item in one batch wins, as if the
+    // batch were written in order: only that one is staged (so the upsert
+    // needs no sort of the wide rows).
+    let staged = items.len() as u64;
+    let mut last: HashMap<(&str, &str), usize> = HashMap::with_capacity(items.len());
+    for (n, item) in items.iter().enumerate() {
+        last.insert((item.collection.as_str(), item.id.as_str()), n);
+    }
+    let distinct = last.len() as u64;
+    if mode == WriteMode::Create && distinct != staged {
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        if let Some(dup) = items
+            .iter()
+            .find(|i| !seen.insert((i.collection.as_str(), i.id.as_str())))
+        {
+            return Err(CatalogError::Conflict(format!(
+                "item '{}' already exists in collection '{}'",
+                dup.id, dup.collection
+            )));
+        }
+    }
     let now = write_time();
     let sink = tx
         .copy_in(
@@ -226,6 +247,9 @@ pub(super) async fn put_items(
     let writer = BinaryCopyInWriter::new(sink, &STAGING_TYPES);
     futures_util::pin_mut!(writer);
     for (n, item) in items.iter().enumerate() {
+        if last.get(&(item.collection.as_str(), item.id.as_str())) != Some(&n) {
+            continue;
+        }
         let seq = n as i32;
         let geom = item.footprint.as_ref().map(|f| f.wkb.as_slice());
         let words = tsvector(&item.text);
@@ -248,21 +272,6 @@ pub(super) async fn put_items(
     }
     writer.finish().await.map_err(pg)?;
 
-    let staged = items.len() as u64;
-    // The last of several versions of an item in one batch wins, as if the
-    // batch were written in order.
-    let latest =
-        "SELECT DISTINCT ON (collection, id) * FROM staging ORDER BY collection, id, seq DESC";
-    let distinct: i64 = tx
-        .query_one(
-            "SELECT count(*) FROM (SELECT DISTINCT collection, id FROM staging) s",
-            &[],
-        )
-        .await
-        .map_err(pg)?
-        .try_get(0)
-        .map_err(pg)?;
-    let distinct = distinct.max(0) as u64;
     let columns = "collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, props_text, doc, links, words, updated";
     let values = "collection, id, datetime, start_dt, end_dt, ST_GeomFromWKB(geom, 4326), cloud_cover, properties::jsonb, properties, doc, links, words::tsvector, updated";
     let mut inserted_by: HashMap<String, i64> = HashMap::new();
@@ -270,13 +279,11 @@ pub(super) async fn put_items(
         WriteMode::Replace => {
             let n = tx
                 .execute(
-                    &format!(
-                        "UPDATE items i SET datetime = s.datetime, start_dt = s.start_dt, end_dt = s.end_dt,
+                    "UPDATE items i SET datetime = s.datetime, start_dt = s.start_dt, end_dt = s.end_dt,
                            geom = ST_GeomFromWKB(s.geom, 4326), cloud_cover = s.cloud_cover,
                            properties = s.properties::jsonb, props_text = s.properties, doc = s.doc,
                            links = s.links, words = s.words::tsvector, updated = s.updated
-                         FROM ({latest}) s WHERE i.collection = s.collection AND i.id = s.id"
-                    ),
+                         FROM staging s WHERE i.collection = s.collection AND i.id = s.id",
                     &[],
                 )
                 .await
@@ -306,12 +313,10 @@ pub(super) async fn put_items(
             // cannot tell inserts from updates on a partitioned table).
             let rows = tx
                 .query(
-                    &format!(
-                        "SELECT s.collection, count(*) FILTER (WHERE EXISTS (
+                    "SELECT s.collection, count(*) FILTER (WHERE EXISTS (
                            SELECT 1 FROM items i WHERE i.collection = s.collection AND i.id = s.id)),
                          count(*)
-                         FROM ({latest}) s GROUP BY s.collection"
-                    ),
+                         FROM staging s GROUP BY s.collection",
                     &[],
                 )
                 .await
@@ -324,12 +329,11 @@ pub(super) async fn put_items(
                 existing += old.max(0) as u64;
                 inserted_by.insert(collection, (all - old).max(0));
             }
-            if mode == WriteMode::Create && (existing > 0 || distinct != staged) {
+            if mode == WriteMode::Create && existing > 0 {
                 let row = tx
                     .query_one(
                         "SELECT s.collection, s.id FROM staging s
-                         WHERE EXISTS (SELECT 1 FROM staging t WHERE t.collection = s.collection AND t.id = s.id AND t.seq < s.seq)
-                            OR EXISTS (SELECT 1 FROM items i WHERE i.collection = s.collection AND i.id = s.id)
+                         WHERE EXISTS (SELECT 1 FROM items i WHERE i.collection = s.collection AND i.id = s.id)
                          ORDER BY s.seq LIMIT 1",
                         &[],
                     )
@@ -351,7 +355,7 @@ pub(super) async fn put_items(
             };
             tx.execute(
                 &format!(
-                    "INSERT INTO items ({columns}) SELECT {values} FROM ({latest}) s
+                    "INSERT INTO items ({columns}) SELECT {values} FROM staging s
                      ON CONFLICT (collection, id) {conflict}"
                 ),
                 &[],
