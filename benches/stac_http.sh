@@ -22,6 +22,9 @@
 #   TUI_BIN=target/release/tuilerie  BUILD=auto (build if missing or older than HEAD), 1, 0
 #   EXACT=1                          0: skip the second Tuilerie server (TUILERIE_STORE_COUNT=exact)
 #   RESULTS=benches/results          report + raw JSON go here
+#   TUI_STORE=sqlite                 postgres: Tuilerie's store is a PostgreSQL database in a private
+#                                    cluster (scripts/pg-cluster, $SCRATCH/pg-tuilerie, port TUI_PGPORT=55493);
+#                                    its CPU then counts the postmaster tree too, like the peer's
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -48,6 +51,9 @@ RESULTS="${RESULTS:-$HERE/results}"
 
 DATA="$SCRATCH/data$N"
 STORE="$SCRATCH/tuilerie-$N.db"
+TUI_STORE="${TUI_STORE:-sqlite}"
+TUI_PGPORT="${TUI_PGPORT:-55493}"
+TUI_PGDATA="$SCRATCH/pg-tuilerie"
 REQ="$SCRATCH/requests$N"
 LOGS="$SCRATCH/logs"
 PEER_DB="pgstac$N"
@@ -95,7 +101,8 @@ mkdir -p "$SCRATCH" "$LOGS" "$RESULTS"
 
 DATE="$(date +%Y-%m-%d)"
 STAMP="$DATE"
-[ -e "$RESULTS/stac-http-$STAMP.md" ] && STAMP="$DATE-$(date +%H%M)"
+[ "${TUI_STORE:-sqlite}" = postgres ] && STAMP="pg-$DATE"
+[ -e "$RESULTS/stac-http-$STAMP.md" ] && STAMP="$STAMP-$(date +%H%M)"
 STAGE="$SCRATCH/out/$STAMP"          # results are written here and copied to $RESULTS on success
 rm -rf "$STAGE"; mkdir -p "$STAGE"
 OUT="$STAGE/stac-http-$STAMP"
@@ -111,6 +118,7 @@ cleanup() {
   for pid in $TUI_PIDS; do
     if kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" 2>/dev/null; log "stopped tuilerie ($pid)"; fi
   done
+  if [ "$TUI_STORE" = postgres ]; then "$REPO/scripts/pg-cluster" stop "$TUI_PGDATA"; fi
   if [ "$KEEP_PEER" = 1 ]; then
     log "KEEP_PEER=1: peer left running ($PEER_URL, PostgreSQL on port $PEER_PGPORT); stop it with: ROOT=$PEER_ROOT API_PORT=$PEER_API_PORT $PEER_DIR/run_peer.sh stop"
   else
@@ -213,15 +221,37 @@ PEER_CONTEXT="$(peer_psql -d "$PEER_DB" -Atc "select pgstac.get_setting('context
 log "peer up: $PEER_URL, CPU measured on uvicorn master + postmaster trees ($PEER_PIDS)"
 
 # ------------------------------------------------------------------------------ Tuilerie ingest
-rm -f "$STORE" "$STORE-wal" "$STORE-shm" "$STORE-journal"
+TUI_PG_PID=""
+pg_tree_cpu() {  # user+sys seconds of the postmaster, with its reaped backends
+  awk '{t=$14+$15+$16+$17; printf "%.2f", t/100}' "/proc/$TUI_PG_PID/stat"
+}
+if [ "$TUI_STORE" = postgres ]; then
+  mkdir -p "$TUI_PGDATA"; chmod 755 "$SCRATCH"
+  PG_ADMIN="$("$REPO/scripts/pg-cluster" start "$TUI_PGDATA" "$TUI_PGPORT")" || die "cannot start the private PostgreSQL cluster"
+  TUI_PG_PID="$(head -1 "$TUI_PGDATA/postmaster.pid")"
+  PGHOST=127.0.0.1 PGPORT="$TUI_PGPORT" PGUSER=postgres psql -X -q -d postgres \
+    -c "DROP DATABASE IF EXISTS tuilerie$N" -c "CREATE DATABASE tuilerie$N" || die "cannot create tuilerie$N"
+  STORE="postgres://postgres@127.0.0.1:$TUI_PGPORT/tuilerie$N"
+  "$TUI_RUN" migrate --store "$STORE" >&2 || die "tuilerie migrate failed"
+  log "Tuilerie store: $STORE (postmaster pid $TUI_PG_PID)"
+else
+  rm -f "$STORE" "$STORE-wal" "$STORE-shm" "$STORE-journal"
+fi
 log "tuilerie ingest --store $STORE $DATA/collections/ $DATA/items.ndjson"
 la0="$(loadavg)"
+[ -n "$TUI_PG_PID" ] && pg0="$(pg_tree_cpu)"
 TIMEFORMAT='%R %U %S'
 { time "$TUI_RUN" ingest --store "$STORE" --log warn "$DATA/collections/" "$DATA/items.ndjson" \
     >"$LOGS/ingest.log" 2>&1 ; } 2>"$LOGS/ingest.time" \
   || { tail -30 "$LOGS/ingest.log" >&2; die "tuilerie ingest failed"; }
 la1="$(loadavg)"
 read -r ing_real ing_user ing_sys <"$LOGS/ingest.time"
+if [ -n "$TUI_PG_PID" ]; then
+  pg1="$(pg_tree_cpu)"
+  log "PostgreSQL CPU during the ingest: $(python3 -c "print(round($pg1 - $pg0, 2))") s (postmaster tree); tuilerie: ${ing_user} s user + ${ing_sys} s sys"
+  PGHOST=127.0.0.1 PGPORT="$TUI_PGPORT" PGUSER=postgres psql -X -qAt -d "tuilerie$N" \
+    -c "select 'database size: ' || pg_size_pretty(pg_database_size(current_database()))" >&2 || true
+fi
 python3 "$HERE/stac_compare.py" ingest-summary --log "$LOGS/ingest.log" --seconds "$ing_real" \
   --store "$STORE" --n "$N" --ndjson "$DATA/items.ndjson" --loadavg-before "$la0" --loadavg-after "$la1" \
   --cpu-user "$ing_user" --cpu-sys "$ing_sys" --out "$OUT-ingest.json" \
@@ -280,9 +310,11 @@ sanity() {  # $1 = name, $2 = base URL, $3 = label, [$4 = extra flag]
 # All servers stay up; for each case and concurrency the servers run back to back (order rotated
 # from one case to the next), so that they see the same background load on this shared machine.
 start_tuilerie auto "$TUI_PORT"; TUI_AUTO_PID="$TUI_PID"
+[ -n "$TUI_PG_PID" ] && TUI_AUTO_PID="$TUI_AUTO_PID,$TUI_PG_PID"
 SERVERS=("peer|$PEER_URL|$PEER_PIDS|stac-fastapi-pgstac" "tuilerie-auto|$TUI_URL|$TUI_AUTO_PID|tuilerie-auto")
 if [ "$EXACT" = 1 ]; then
   start_tuilerie exact "$TUI_EXACT_PORT"; TUI_EXACT_PID="$TUI_PID"
+  [ -n "$TUI_PG_PID" ] && TUI_EXACT_PID="$TUI_EXACT_PID,$TUI_PG_PID"
   SERVERS+=("tuilerie-exact|$TUI_EXACT_URL|$TUI_EXACT_PID|tuilerie-exact")
 fi
 for srv in "${SERVERS[@]}"; do
@@ -321,7 +353,7 @@ done
 if [ -f "$PEER_LOAD_JSON" ]; then cp "$PEER_LOAD_JSON" "$OUT-peer-load.json"; fi
 export N SEED CONC DURATION WARMUP PEER_WORKERS PEER_LOAD_REUSED PEER_LOAD_JSON TUI_BIN REPO DATE \
   TUI_SHA TUI_MTIME TUI_REV TUI_DIRTY TUI_VERSION \
-  PEER_DIR STORE OUT PEER_ROOT PEER_CONTEXT
+  PEER_DIR STORE OUT PEER_ROOT PEER_CONTEXT TUI_STORE
 python3 - "$OUT-meta.json" <<'EOF'
 import json, os, subprocess, sys, time
 E = os.environ
@@ -349,10 +381,11 @@ meta = {
     "files": files,
     "setup": [
         ["machine", "%s CPUs (`nproc`), %s, kernel %s" % (os.cpu_count(), ver("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs"), os.uname().release)],
-        ["Tuilerie", "%s, `%s` built %s (sha256 %s…, run from a private copy), repository at commit %s%s; `tuilerie serve --store DB --log warn`, default settings except `store.count`" % (
+        ["Tuilerie", "%s, `%s` built %s (sha256 %s…, run from a private copy), repository at commit %s%s; `tuilerie serve --store DB --log warn` (store: %s), default settings except `store.count`" % (
             E["TUI_VERSION"], os.path.relpath(E["TUI_BIN"], E["REPO"]), E["TUI_MTIME"], E["TUI_SHA"], E["TUI_REV"],
             " (**%s uncommitted files in src/ etc. when the run started: the binary may include them**)" % E["TUI_DIRTY"]
-            if E["TUI_DIRTY"] not in ("", "0") else "")],
+            if E["TUI_DIRTY"] not in ("", "0") else "",
+            "PostgreSQL 15 + PostGIS in a private cluster; CPU counts the tuilerie process and the postmaster tree (backends)" if E.get("TUI_STORE") == "postgres" else "embedded SQLite")],
         ["peer", "stac-fastapi-pgstac %s, pypgstac %s, PostgreSQL %s, uvicorn --workers %s (set up by `run_peer.sh`, settings in ../shared/bench/stac/results-peers.md)" % (
             ver(E["PEER_ROOT"] + "/venv-peer/bin/pip show stac-fastapi-pgstac 2>/dev/null | sed -n 's/^Version: //p'"),
             ver(E["PEER_ROOT"] + "/venv-peer/bin/pip show pypgstac 2>/dev/null | sed -n 's/^Version: //p'"),

@@ -1,16 +1,17 @@
-//! The command line: `serve`, `ingest`, `demo`.
+//! The command line: `serve`, `ingest`, `demo`, `migrate`.
 
 use crate::api::{self, AppState};
 use crate::catalog::ingest::{IngestOptions, IngestReport, Progress, ingest};
+use crate::catalog::postgres::{PgOptions, PostgresCatalog};
 use crate::catalog::sqlite::{CountPolicy, SqliteOptions};
-use crate::catalog::{SharedCatalog, shipped};
+use crate::catalog::{Catalog, SharedCatalog, StoreOptions, shipped};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use actix_web::{HttpServer, web};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// STAC catalogue and tile server for Earth-observation imagery.
 #[derive(Debug, Parser)]
@@ -36,6 +37,16 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Generate demo data, load it into a store in DIR, and serve it.
     Demo(DemoArgs),
+    /// Apply the PostgreSQL schema migrations (serve and ingest also do at start-up).
+    Migrate(MigrateArgs),
+}
+
+/// Options of `migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// postgres:// URL (store.url).
+    #[arg(long)]
+    pub store: Option<String>,
 }
 
 /// Options of `serve`.
@@ -108,6 +119,7 @@ fn load_config(cli: &Cli) -> Result<Config> {
         Command::Serve(a) => (a.bind.clone(), a.store.clone(), a.public_url.clone()),
         Command::Ingest(a) => (None, a.store.clone(), None),
         Command::Demo(a) => (a.bind.clone(), None, a.public_url.clone()),
+        Command::Migrate(a) => (None, a.store.clone(), None),
     };
     if let Some(bind) = bind {
         config.server.bind = bind;
@@ -135,22 +147,41 @@ fn init_logging(config: &Config) {
     };
 }
 
-fn store_options(config: &Config) -> SqliteOptions {
-    SqliteOptions {
-        readers: config.store.readers,
-        queue: config.store.queue,
-        query_timeout: config.query_timeout(),
-        count: match config.store.count.as_str() {
-            "exact" => CountPolicy::Exact,
-            "none" => CountPolicy::Never,
-            _ => CountPolicy::Auto(config.store.count_limit),
+/// The stores' options from the configuration; `serving` waits for a
+/// PostgreSQL database as long as `store.connect_wait_s` says.
+fn store_options(config: &Config, serving: bool) -> StoreOptions {
+    let count = match config.store.count.as_str() {
+        "exact" => CountPolicy::Exact,
+        "none" => CountPolicy::Never,
+        _ => CountPolicy::Auto(config.store.count_limit),
+    };
+    let connect_wait = match (serving, config.store.connect_wait_s) {
+        (true, 0) => None,
+        (true, s) => Some(Duration::from_secs(s)),
+        (false, 0) => Some(Duration::from_secs(30)),
+        (false, s) => Some(Duration::from_secs(s)),
+    };
+    StoreOptions {
+        sqlite: SqliteOptions {
+            readers: config.store.readers,
+            queue: config.store.queue,
+            query_timeout: config.query_timeout(),
+            count,
+            ..SqliteOptions::default()
         },
-        ..SqliteOptions::default()
+        postgres: PgOptions {
+            pool_size: config.store.pool_size,
+            query_timeout: config.query_timeout(),
+            count,
+            connect_wait,
+            tls_ca_file: config.store.tls_ca_file.clone(),
+            migrate: true,
+        },
     }
 }
 
-async fn open_store(config: &Config) -> Result<SharedCatalog> {
-    let catalog = crate::catalog::open(&config.store.url, &store_options(config)).await?;
+async fn open_store(config: &Config, serving: bool) -> Result<SharedCatalog> {
+    let catalog = crate::catalog::open(&config.store.url, &store_options(config, serving)).await?;
     let files = shipped::read(config.catalog.collections_dir.as_deref())?;
     let written = shipped::install(&catalog, &files).await?;
     tracing::info!(store = %catalog.describe(), collections = files.len(), inserted = written, "store ready");
@@ -167,11 +198,11 @@ pub fn run(cli: Cli) -> Result<()> {
         .map_err(Error::Io)?;
     match cli.command {
         Command::Serve(_) => runtime.block_on(async {
-            let catalog = open_store(&config).await?;
+            let catalog = open_store(&config, true).await?;
             serve(catalog, config).await
         }),
         Command::Ingest(args) => {
-            let catalog = runtime.block_on(open_store(&config))?;
+            let catalog = runtime.block_on(open_store(&config, false))?;
             let options = IngestOptions {
                 batch: args.batch.max(1),
                 collection: args.collection.clone(),
@@ -186,6 +217,24 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Migrate(_) => runtime.block_on(async {
+            if !crate::catalog::is_postgres(&config.store.url) {
+                return Err(Error::Catalog(crate::catalog::CatalogError::Unsupported(
+                    "migrate applies to PostgreSQL stores (--store postgres://…); the embedded store migrates itself when opened".into(),
+                )));
+            }
+            let mut options = store_options(&config, false).postgres;
+            options.migrate = false;
+            let catalog = PostgresCatalog::open(&config.store.url, options).await?;
+            let ran = catalog.migrate().await?;
+            println!(
+                "{}: schema at version {} ({} migration(s) applied)",
+                catalog.describe(),
+                PostgresCatalog::schema_version(),
+                ran
+            );
+            Ok(())
+        }),
         Command::Demo(args) => {
             let mut config = config;
             std::fs::create_dir_all(&args.dir).map_err(Error::Io)?;
@@ -216,7 +265,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     }
                 });
             }
-            let catalog = runtime.block_on(open_store(&config))?;
+            let catalog = runtime.block_on(open_store(&config, false))?;
             let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             run_ingest(
                 &catalog,

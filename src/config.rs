@@ -77,6 +77,14 @@ pub struct StoreConfig {
     pub count: String,
     /// Largest estimated match count that `auto` still counts.
     pub count_limit: u64,
+    /// PostgreSQL: connections in the pool.
+    pub pool_size: usize,
+    /// PostgreSQL: seconds `serve` waits for the database at start-up,
+    /// retrying with back-off (0: forever); other commands wait at most 30 s.
+    pub connect_wait_s: u64,
+    /// PostgreSQL: a CA certificate (PEM) to trust for TLS (`sslmode=require`
+    /// in the URL turns TLS on; the system roots are trusted too).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for StoreConfig {
@@ -88,6 +96,9 @@ impl Default for StoreConfig {
             query_timeout_ms: 10_000,
             count: "auto".into(),
             count_limit: 2_000,
+            pool_size: 16,
+            connect_wait_s: 0,
+            tls_ca_file: None,
         }
     }
 }
@@ -343,6 +354,9 @@ pub const KEYS: &[&str] = &[
     "store.query_timeout_ms",
     "store.count",
     "store.count_limit",
+    "store.pool_size",
+    "store.connect_wait_s",
+    "store.tls_ca_file",
     "search.default_limit",
     "search.max_limit",
     "catalog.id",
@@ -427,6 +441,9 @@ impl Config {
             "store.query_timeout_ms" => self.store.query_timeout_ms = parse(value)?,
             "store.count" => self.store.count = value.trim().to_string(),
             "store.count_limit" => self.store.count_limit = parse(value)?,
+            "store.pool_size" => self.store.pool_size = parse(value)?,
+            "store.connect_wait_s" => self.store.connect_wait_s = parse(value)?,
+            "store.tls_ca_file" => self.store.tls_ca_file = optional(value).map(PathBuf::from),
             "search.default_limit" => self.search.default_limit = parse(value)?,
             "search.max_limit" => self.search.max_limit = parse(value)?,
             "catalog.id" => self.catalog.id = value.to_string(),
@@ -560,6 +577,9 @@ impl Config {
                 self.raster.max_preview_size.to_string(),
                 "must be between 64 and 8192",
             ));
+        }
+        if self.store.pool_size == 0 {
+            return Err(bad("store.pool_size", "0".into(), "must be at least 1"));
         }
         if self.store.readers == 0 {
             return Err(bad("store.readers", "0".into(), "must be at least 1"));

@@ -10,7 +10,6 @@ mod common;
 
 use common::*;
 use gdal::Dataset;
-use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,24 +50,6 @@ const RASTERS: &[(&str, &str)] = &[
     ("srtm-ventoux", "dem/srtm90_N44E005_Ventoux_UTM31_cog.tif"),
     ("s2-tci", "sentinel-2/34SGA_20200318/TCI.tif"),
 ];
-
-fn srs(def: &str) -> SpatialRef {
-    let mut s = SpatialRef::from_definition(def).unwrap();
-    s.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-    s
-}
-
-/// WGS84 bounds of a raster.
-fn wgs84_bounds(path: &Path) -> [f64; 4] {
-    let ds = Dataset::open(path).unwrap();
-    let g = ds.geo_transform().unwrap();
-    let (w, h) = ds.raster_size();
-    let b = [g[0], g[3] + g[5] * h as f64, g[0] + g[1] * w as f64, g[3]];
-    let mut from = ds.spatial_ref().unwrap();
-    from.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-    let t = CoordTransform::new(&from, &srs("EPSG:4326")).unwrap();
-    t.transform_bounds(&b, 21).unwrap()
-}
 
 fn item(id: &str, href: &str, bbox: [f64; 4]) -> Value {
     let [w, s, e, n] = bbox;

@@ -9,10 +9,8 @@ use common::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tuilerie::catalog::href::Base;
 use tuilerie::catalog::ingest::{IngestOptions, Silent, ingest};
-use tuilerie::catalog::sqlite::{SqliteCatalog, SqliteOptions};
 use tuilerie::catalog::{
     ItemContext, Scope, SharedCatalog, WriteMode, parse_collection, parse_item,
 };
@@ -98,9 +96,8 @@ async fn real_items_round_trip_unchanged() {
     all.sort();
 
     let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("real.db");
-    let catalog: SharedCatalog =
-        Arc::new(SqliteCatalog::open(&db, SqliteOptions::default()).unwrap());
+    let db = fresh_db(tmp.path(), "real.db");
+    let catalog: SharedCatalog = open_db(&db).await;
 
     // Items by (collection, id), the last one read winning, with where they came from.
     let mut expected: BTreeMap<(String, String), (Value, PathBuf)> = BTreeMap::new();
@@ -199,14 +196,13 @@ async fn real_items_round_trip_unchanged() {
     // And the ingest command line accepts the whole tree (collections first),
     // rejecting only what is not a STAC item of an existing collection.
     let tmp2 = tempfile::tempdir().unwrap();
-    let db2 = tmp2.path().join("cli.db");
+    let db2 = fresh_db(tmp2.path(), "cli.db");
     let (report, rejected_ids) = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .unwrap();
-        let catalog: SharedCatalog =
-            Arc::new(SqliteCatalog::open(&db2, SqliteOptions::default()).unwrap());
+        let catalog: SharedCatalog = rt.block_on(open_db(&db2));
         let report = ingest(
             &catalog,
             rt.handle(),

@@ -943,7 +943,7 @@ async fn bad_requests_get_clear_errors() {
 #[actix_web::test]
 async fn search_plans_agree() {
     use tuilerie::catalog::sqlite::{SqliteCatalog, SqliteOptions};
-    let db = demo_db();
+    let db = demo_sqlite_db();
     let combined = SqliteCatalog::open(&db, SqliteOptions::default()).unwrap();
     let separate = SqliteCatalog::open(
         &db,

@@ -10,8 +10,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tuilerie::catalog::sqlite::{SqliteCatalog, SqliteOptions};
-use tuilerie::catalog::{Catalog, CollectionQuery, Scope, SearchQuery};
+use tuilerie::catalog::{CollectionQuery, Scope, SearchQuery};
 
 fn auth() -> (&'static str, String) {
     ("Authorization", format!("Bearer {ADMIN_TOKEN}"))
@@ -496,8 +495,11 @@ fn tuilerie(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-async fn count(db: &std::path::Path, collection: &str) -> u64 {
-    let store = SqliteCatalog::open(db, SqliteOptions::default()).unwrap();
+async fn count(db: &Db, collection: &str) -> u64 {
+    count_in(&open_db(db).await, collection).await
+}
+
+async fn count_in(store: &tuilerie::catalog::SharedCatalog, collection: &str) -> u64 {
     let mut q = SearchQuery::all(1);
     q.collections = vec![collection.into()];
     store
@@ -511,10 +513,10 @@ async fn count(db: &std::path::Path, collection: &str) -> u64 {
 #[actix_web::test]
 async fn ingest_is_idempotent_and_reports_rejections() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("t.db");
+    let db = fresh_db(dir.path(), "t.db");
     let ndjson = dir.path().join("items.ndjson");
     write_items(&ndjson, 500, 100);
-    let store = db.display().to_string();
+    let store = db.spec().to_string();
     let out = tuilerie(&["ingest", "--store", &store, ndjson.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -539,8 +541,8 @@ async fn ingest_is_idempotent_and_reports_rejections() {
 #[actix_web::test]
 async fn killed_ingest_keeps_committed_batches_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("t.db");
-    let store = db.display().to_string();
+    let db = fresh_db(dir.path(), "t.db");
+    let store = db.spec().to_string();
     // Create the store (and its collections) first.
     assert!(
         tuilerie(&["ingest", "--store", &store, "-"])
@@ -573,9 +575,10 @@ async fn killed_ingest_keeps_committed_batches_whole() {
     });
     // Wait until some batches are committed, then kill while more are coming.
     let started = Instant::now();
+    let watcher = open_db(&db).await;
     loop {
         std::thread::sleep(Duration::from_millis(100));
-        if count(&db, "biomass").await >= 300 {
+        if count_in(&watcher, "biomass").await >= 300 {
             break;
         }
         assert!(
@@ -589,7 +592,7 @@ async fn killed_ingest_keeps_committed_batches_whole() {
     let _ = writer.join();
 
     // Every stored item is whole: listed, readable, with its footprint indexed.
-    let catalog = SqliteCatalog::open(&db, SqliteOptions::default()).unwrap();
+    let catalog = open_db(&db).await;
     let mut q = SearchQuery::all(10_000);
     q.collections = vec!["biomass".into()];
     let page = catalog.search(&Scope::All, &q).await.unwrap();
@@ -639,8 +642,8 @@ async fn killed_ingest_keeps_committed_batches_whole() {
 #[actix_web::test]
 async fn documents_packed_with_a_dictionary_read_back_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("t.db");
-    let store = db.display().to_string();
+    let db = fresh_db(dir.path(), "t.db");
+    let store = db.spec().to_string();
     // A first batch large enough to train the collection's dictionary, then
     // more items packed with it; documents written before (demo-sized batches,
     // single writes) stay plain and are covered by the other tests.

@@ -130,14 +130,16 @@ impl From<CatalogError> for ApiError {
             CatalogError::Unsupported(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "NotSupported", description)
             }
-            CatalogError::Busy(_) | CatalogError::Timeout(_) => ApiError {
-                retry_after: Some(1),
-                ..ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "ServiceUnavailable",
-                    description,
-                )
-            },
+            CatalogError::Busy(_) | CatalogError::Timeout(_) | CatalogError::Unavailable(_) => {
+                ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "ServiceUnavailable",
+                        description,
+                    )
+                }
+            }
             CatalogError::Storage(_) | CatalogError::Io(_) => ApiError::internal(description),
         }
     }

@@ -7,7 +7,7 @@ use thiserror::Error;
 /// Variants are grouped by who is at fault so the API layer can map them to
 /// status codes without string matching: the caller's input (`Invalid*`,
 /// `NotFound`, `Conflict`, `Unsupported`), the service's load (`Busy`,
-/// `Timeout`) or the store itself (`Storage`, `Io`).
+/// `Timeout`, `Unavailable`) or the store itself (`Storage`, `Io`).
 #[derive(Debug, Error)]
 pub enum CatalogError {
     /// A search or listing parameter is malformed or out of range.
@@ -41,6 +41,10 @@ pub enum CatalogError {
         "the query took longer than {0} ms and was stopped; narrow it (bbox, datetime, collections) or retry"
     )]
     Timeout(u64),
+    /// The database cannot be reached (down, restarting, no connection to
+    /// be had); the caller may retry later.
+    #[error("{0}")]
+    Unavailable(String),
     /// The underlying database failed.
     #[error("storage error: {0}")]
     Storage(String),

@@ -3,7 +3,7 @@
 //!
 //! Nothing here knows about HTTP. Handlers turn requests into the `stac`
 //! crate's API types, [`SearchQuery::from_search`] checks them once, and every
-//! store answers the same [`Catalog`] calls with the caller's [`Scope`].
+//! store (SQLite, or PostgreSQL for scale-out) answers the same [`Catalog`] calls with the caller's [`Scope`].
 
 pub mod collection;
 pub mod datetime;
@@ -13,6 +13,8 @@ pub mod geometry;
 pub mod href;
 pub mod ingest;
 pub mod item;
+pub mod keyset;
+pub mod postgres;
 pub mod query;
 pub mod queryables;
 pub mod scope;
@@ -147,6 +149,58 @@ pub struct CollectionQuery {
     pub offset: usize,
 }
 
+impl CollectionQuery {
+    /// True when a collection matches the bbox, datetime and text filters,
+    /// given its stored extent (`[w, s, e, n]`, unknown when any is None),
+    /// temporal interval (open ends as None) and folded text.
+    pub fn matches(
+        &self,
+        extent: [Option<f64>; 4],
+        interval: (Option<Micros>, Option<Micros>),
+        folded_text: &str,
+    ) -> bool {
+        if let Some(boxes) = &self.bbox {
+            let [Some(w), Some(s), Some(e), Some(n)] = extent else {
+                return false;
+            };
+            let Ok(parts) = geometry::Bounds::from_stac_bbox_split(&[w, s, e, n]) else {
+                return false;
+            };
+            if !boxes.iter().any(|q| parts.iter().any(|p| p.intersects(q))) {
+                return false;
+            }
+        }
+        if let Some(wanted) = &self.datetime
+            && !wanted.overlaps(
+                interval.0.unwrap_or(i64::MIN),
+                interval.1.unwrap_or(i64::MAX),
+            )
+        {
+            return false;
+        }
+        if let Some(text) = &self.text
+            && !text.matches(folded_text)
+        {
+            return false;
+        }
+        true
+    }
+
+    /// The requested page of the matching collections.
+    pub fn page(&self, matched: Vec<StoredCollection>) -> CollectionPage {
+        let number_matched = matched.len() as u64;
+        let collections = matched
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .collect();
+        CollectionPage {
+            collections,
+            number_matched,
+        }
+    }
+}
+
 /// A page of collections.
 #[derive(Debug, Clone, Default)]
 pub struct CollectionPage {
@@ -165,6 +219,19 @@ pub enum WriteMode {
     Upsert,
     /// Replace; fail with not-found when it does not exist.
     Replace,
+}
+
+impl WriteMode {
+    /// Checks a collection write against whether the collection exists.
+    pub fn check_collection(self, exists: bool, id: &str) -> Result<()> {
+        match (exists, self) {
+            (true, WriteMode::Create) => Err(CatalogError::Conflict(format!(
+                "collection '{id}' already exists"
+            ))),
+            (false, WriteMode::Replace) => Err(CatalogError::CollectionNotFound(id.to_string())),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a batch write did.
@@ -240,14 +307,27 @@ pub trait Catalog: Send + Sync + 'static {
 /// A shared handle on a store.
 pub type SharedCatalog = Arc<dyn Catalog>;
 
+/// Tuning of every kind of store; [`open`] uses the part for the store it opens.
+#[derive(Debug, Clone, Default)]
+pub struct StoreOptions {
+    /// The embedded store's.
+    pub sqlite: sqlite::SqliteOptions,
+    /// The PostgreSQL store's.
+    pub postgres: postgres::PgOptions,
+}
+
+/// True when a `--store` value names a PostgreSQL database.
+pub fn is_postgres(store: &str) -> bool {
+    store.starts_with("postgres://") || store.starts_with("postgresql://")
+}
+
 /// Opens the store a `--store` value names: a PostgreSQL URL or an SQLite path.
-pub async fn open(store: &str, options: &sqlite::SqliteOptions) -> Result<SharedCatalog> {
-    if store.starts_with("postgres://") || store.starts_with("postgresql://") {
-        return Err(CatalogError::Unsupported(
-            "the PostgreSQL store is not available in this build yet".into(),
-        ));
+pub async fn open(store: &str, options: &StoreOptions) -> Result<SharedCatalog> {
+    if is_postgres(store) {
+        let catalog = postgres::PostgresCatalog::open(store, options.postgres.clone()).await?;
+        return Ok(Arc::new(catalog));
     }
     let path = store.strip_prefix("sqlite:").unwrap_or(store);
-    let catalog = sqlite::SqliteCatalog::open(std::path::Path::new(path), options.clone())?;
+    let catalog = sqlite::SqliteCatalog::open(std::path::Path::new(path), options.sqlite.clone())?;
     Ok(Arc::new(catalog))
 }

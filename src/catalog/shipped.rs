@@ -106,10 +106,12 @@ pub async fn install(catalog: &SharedCatalog, files: &[(String, String)]) -> Res
                     );
                 }
             }
-            None => {
-                catalog.put_collection(doc, WriteMode::Create).await?;
-                inserted += 1;
-            }
+            None => match catalog.put_collection(doc, WriteMode::Create).await {
+                Ok(_) => inserted += 1,
+                // Another instance on the same database created it meanwhile.
+                Err(crate::catalog::CatalogError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            },
         }
     }
     Ok(inserted)

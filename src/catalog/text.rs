@@ -106,7 +106,7 @@ impl TextQuery {
     /// True when a text matches (used where there is no full-text index,
     /// e.g. over the few collections).
     pub fn matches(&self, text: &str) -> bool {
-        let words = words_of(text);
+        let words = words(text);
         let has = |seq: &[String]| !seq.is_empty() && words.windows(seq.len()).any(|w| w == seq);
         self.any_of
             .iter()
@@ -136,7 +136,8 @@ pub fn fold(s: &str) -> String {
     unaccent::unaccent(s.to_lowercase())
 }
 
-fn words_of(s: &str) -> Vec<String> {
+/// The folded words of a text (letters and digits), as the indexes see them.
+pub fn words(s: &str) -> Vec<String> {
     fold(s)
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -148,7 +149,7 @@ fn parse_terms(alt: &str) -> Vec<Term> {
     let mut terms = Vec::new();
     for (i, chunk) in alt.split('"').enumerate() {
         if i % 2 == 1 {
-            let words = words_of(chunk);
+            let words = words(chunk);
             if !words.is_empty() {
                 // A sign right before the opening quote applies to the phrase.
                 let excluded = alt.split('"').nth(i - 1).is_some_and(|p| p.ends_with('-'));
@@ -164,7 +165,7 @@ fn parse_terms(alt: &str) -> Vec<Term> {
             if matches!(token, "AND" | "OR" | "") {
                 continue;
             }
-            for w in words_of(token) {
+            for w in words(token) {
                 terms.push(Term {
                     words: vec![w],
                     excluded,

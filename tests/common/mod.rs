@@ -1,5 +1,10 @@
-//! Shared fixtures: a real SQLite store with the shipped collections and the
-//! demo items, and the real actix application over it.
+//! Shared fixtures: a real store with the shipped collections and the demo
+//! items, and the real actix application over it.
+//!
+//! The store is SQLite by default. With `TUILERIE_TEST_POSTGRES` set to a
+//! PostgreSQL URL (a cluster with PostGIS in `template1`; `scripts/test` starts
+//! one), the same suites run against the PostgreSQL store instead: every
+//! store a test makes is then a fresh database of that cluster.
 
 #![allow(dead_code)]
 
@@ -7,12 +12,117 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::{test, web};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tuilerie::api::{self, AppState};
 use tuilerie::catalog::ingest::{IngestOptions, Silent, ingest};
-use tuilerie::catalog::sqlite::{SqliteCatalog, SqliteOptions};
-use tuilerie::catalog::{SharedCatalog, shipped};
+use tuilerie::catalog::{SharedCatalog, StoreOptions, shipped};
 use tuilerie::config::Config;
+
+/// The PostgreSQL cluster the suites run against, when one is given.
+pub fn postgres() -> Option<String> {
+    std::env::var("TUILERIE_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+}
+
+/// A store for a test: what `--store` takes (an SQLite path or a URL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Db(String);
+
+impl Db {
+    /// The `--store` value.
+    pub fn spec(&self) -> &str {
+        &self.0
+    }
+
+    /// True for a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        tuilerie::catalog::is_postgres(&self.0)
+    }
+}
+
+impl From<PathBuf> for Db {
+    fn from(p: PathBuf) -> Db {
+        Db(p.display().to_string())
+    }
+}
+
+impl From<&PathBuf> for Db {
+    fn from(p: &PathBuf) -> Db {
+        Db(p.display().to_string())
+    }
+}
+
+impl From<&Path> for Db {
+    fn from(p: &Path) -> Db {
+        Db(p.display().to_string())
+    }
+}
+
+impl From<&Db> for Db {
+    fn from(d: &Db) -> Db {
+        d.clone()
+    }
+}
+
+/// Runs a future to completion on a runtime of its own thread (callers may
+/// be inside an async runtime).
+fn block_on<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    })
+    .join()
+    .expect("the store set-up thread panicked")
+}
+
+/// An empty store: `dir/name` for SQLite, a fresh database on PostgreSQL.
+pub fn fresh_db(dir: &Path, name: &str) -> Db {
+    match postgres() {
+        Some(admin) => {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let db = format!(
+                "tuilerie_t{}_{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            );
+            let url =
+                block_on(
+                    async move { tuilerie::catalog::postgres::create_database(&admin, &db).await },
+                )
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "TUILERIE_TEST_POSTGRES is set but the test database cannot be created: {e}"
+                    )
+                });
+            Db(url)
+        }
+        None => Db::from(dir.join(name)),
+    }
+}
+
+/// Opens an SQLite store from synchronous code (the raster and WMS tests,
+/// which always run on SQLite).
+pub fn open(db: &Path) -> SharedCatalog {
+    std::sync::Arc::new(
+        tuilerie::catalog::sqlite::SqliteCatalog::open(
+            db,
+            tuilerie::catalog::sqlite::SqliteOptions::default(),
+        )
+        .unwrap(),
+    )
+}
+
+/// Opens a store (migrating it).
+pub async fn open_db(db: &Db) -> SharedCatalog {
+    tuilerie::catalog::open(db.spec(), &StoreOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", db.spec()))
+}
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
@@ -25,20 +135,19 @@ fn fixture_dir() -> &'static Path {
 
 /// Builds a store with the shipped collections and the demo items at `db`
 /// (on its own thread: callers may be inside an async runtime).
-pub fn build_demo_store(db: &Path, demo_dir: &Path) {
-    let (db, demo_dir) = (db.to_path_buf(), demo_dir.to_path_buf());
+pub fn build_demo_store(db: impl Into<Db>, demo_dir: &Path) {
+    let (db, demo_dir) = (db.into(), demo_dir.to_path_buf());
     std::thread::spawn(move || build_demo_store_blocking(&db, &demo_dir))
         .join()
         .expect("building the demo store failed");
 }
 
-fn build_demo_store_blocking(db: &Path, demo_dir: &Path) {
+fn build_demo_store_blocking(db: &Db, demo_dir: &Path) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let catalog: SharedCatalog =
-        Arc::new(SqliteCatalog::open(db, SqliteOptions::default()).unwrap());
+    let catalog: SharedCatalog = rt.block_on(open_db(db));
     let files = shipped::read(None).unwrap();
     rt.block_on(shipped::install(&catalog, &files)).unwrap();
     let inputs: Vec<String> = tuilerie::demo::write(demo_dir)
@@ -60,10 +169,27 @@ fn build_demo_store_blocking(db: &Path, demo_dir: &Path) {
 }
 
 /// The demo store, built once per test binary (read-only use).
-pub fn demo_db() -> PathBuf {
-    static DB: OnceLock<PathBuf> = OnceLock::new();
+pub fn demo_db() -> Db {
+    static DB: OnceLock<Db> = OnceLock::new();
     DB.get_or_init(|| {
         let dir = fixture_dir().join("demo");
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = fresh_db(&dir, "tuilerie.db");
+        build_demo_store(&db, &dir);
+        db
+    })
+    .clone()
+}
+
+/// The demo store in SQLite whatever the suite's store (for tests of the
+/// embedded store's own planning).
+pub fn demo_sqlite_db() -> PathBuf {
+    if postgres().is_none() {
+        return PathBuf::from(demo_db().spec());
+    }
+    static DB: OnceLock<PathBuf> = OnceLock::new();
+    DB.get_or_init(|| {
+        let dir = fixture_dir().join("demo-sqlite");
         let db = dir.join("tuilerie.db");
         build_demo_store(&db, &dir);
         db
@@ -72,9 +198,9 @@ pub fn demo_db() -> PathBuf {
 }
 
 /// A private demo store, for tests that write.
-pub fn demo_copy() -> (tempfile::TempDir, PathBuf) {
+pub fn demo_copy() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("tuilerie.db");
+    let db = fresh_db(dir.path(), "tuilerie.db");
     build_demo_store(&db, dir.path());
     (dir, db)
 }
@@ -89,21 +215,16 @@ pub fn config(admin: bool) -> Config {
     c
 }
 
-/// Opens a store for the app.
-pub fn open(db: &Path) -> SharedCatalog {
-    Arc::new(SqliteCatalog::open(db, SqliteOptions::default()).unwrap())
-}
-
 /// The application over a store.
 pub async fn app(
-    db: PathBuf,
+    db: impl Into<Db>,
     config: Config,
 ) -> impl Service<
     actix_http::Request,
     Response = ServiceResponse<impl actix_web::body::MessageBody>,
     Error = actix_web::Error,
 > {
-    let state = web::Data::new(AppState::new(open(&db), config));
+    let state = web::Data::new(AppState::new(open_db(&db.into()).await, config));
     test::init_service(api::app(state)).await
 }
 
@@ -227,4 +348,21 @@ pub fn demo_items() -> Vec<Value> {
         .into_iter()
         .flat_map(|(_, v)| v)
         .collect()
+}
+
+/// WGS84 bounds of a raster (`[w, s, e, n]`).
+pub fn wgs84_bounds(path: &Path) -> [f64; 4] {
+    use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
+    let ds = gdal::Dataset::open(path).unwrap();
+    let g = ds.geo_transform().unwrap();
+    let (w, h) = ds.raster_size();
+    let b = [g[0], g[3] + g[5] * h as f64, g[0] + g[1] * w as f64, g[3]];
+    let mut from = ds.spatial_ref().unwrap();
+    from.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let mut to = SpatialRef::from_epsg(4326).unwrap();
+    to.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    CoordTransform::new(&from, &to)
+        .unwrap()
+        .transform_bounds(&b, 21)
+        .unwrap()
 }

@@ -310,39 +310,20 @@ impl Catalog for SqliteCatalog {
                 if !scope.can_see(&parse_access(&access)) {
                     continue;
                 }
-                if let Some(boxes) = &query.bbox {
-                    let extent: [Option<f64>; 4] = [
-                        row.get(5).map_err(db)?,
-                        row.get(6).map_err(db)?,
-                        row.get(7).map_err(db)?,
-                        row.get(8).map_err(db)?,
-                    ];
-                    let Some(parts) = extent_boxes(extent) else { continue };
-                    if !boxes.iter().any(|q| parts.iter().any(|p| p.intersects(q))) {
-                        continue;
-                    }
-                }
-                if let Some(interval) = &query.datetime {
-                    let start: Option<i64> = row.get(9).map_err(db)?;
-                    let end: Option<i64> = row.get(10).map_err(db)?;
-                    if !interval.overlaps(start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX)) {
-                        continue;
-                    }
-                }
-                if let Some(text) = &query.text {
-                    let folded: String = row.get(11).map_err(db)?;
-                    if !text.matches(&folded) {
-                        continue;
-                    }
+                let extent: [Option<f64>; 4] = [
+                    row.get(5).map_err(db)?,
+                    row.get(6).map_err(db)?,
+                    row.get(7).map_err(db)?,
+                    row.get(8).map_err(db)?,
+                ];
+                let interval = (row.get(9).map_err(db)?, row.get(10).map_err(db)?);
+                let folded: String = row.get(11).map_err(db)?;
+                if !query.matches(extent, interval, &folded) {
+                    continue;
                 }
                 matched.push(stored_collection(row).map_err(db)?);
             }
-            let number_matched = matched.len() as u64;
-            let collections = matched.into_iter().skip(query.offset).take(query.limit).collect();
-            Ok(CollectionPage {
-                collections,
-                number_matched,
-            })
+            Ok(query.page(matched))
         })
         .await
     }
@@ -481,12 +462,4 @@ impl Catalog for SqliteCatalog {
         self.write(move |conn| write::delete_item(conn, &collection, &id))
             .await
     }
-}
-
-/// A stored extent as boxes (split at the antimeridian), `None` when unknown.
-fn extent_boxes(e: [Option<f64>; 4]) -> Option<Vec<super::geometry::Bounds>> {
-    let [Some(w), Some(s), Some(e), Some(n)] = e else {
-        return None;
-    };
-    super::geometry::Bounds::from_stac_bbox_split(&[w, s, e, n]).ok()
 }

@@ -5,7 +5,8 @@ use super::{db, visible_collections};
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::filter::{Column, Dialect, SqlValue, Translator};
 use crate::catalog::geometry::Footprint;
-use crate::catalog::query::{SearchQuery, SortField, SortKey, Spatial};
+use crate::catalog::keyset;
+use crate::catalog::query::{SearchQuery, SortField, Spatial};
 use crate::catalog::queryables::PropertyKinds;
 use crate::catalog::scope::Scope;
 use crate::catalog::token::{Cursor, SortValue};
@@ -192,96 +193,6 @@ impl Plan {
         } else {
             format!(" WHERE {}", all.join(" AND "))
         }
-    }
-}
-
-/// Sort expression of a key, and whether it can be NULL.
-fn sort_expr(sql: &mut SqliteSql, key: &SortKey, kinds: &PropertyKinds) -> Result<(String, bool)> {
-    Ok(match &key.field {
-        SortField::Id => ("i.id".into(), false),
-        SortField::Collection => ("i.collection".into(), false),
-        SortField::Datetime => ("i.datetime".into(), false),
-        SortField::Start => ("i.start_dt".into(), false),
-        SortField::End => ("i.end_dt".into(), false),
-        SortField::Property(name) => {
-            if !kinds.contains(name) {
-                return Err(CatalogError::query(format!(
-                    "sortby: unknown property '{name}'; the queryables (/queryables) list those that can be used"
-                )));
-            }
-            let expr = if kinds.is_datetime(name) {
-                sql.property_micros(name)
-            } else {
-                sql.property(name)
-            };
-            (expr, true)
-        }
-    })
-}
-
-/// The sort signature carried in tokens.
-fn signature(keys: &[SortKey]) -> String {
-    keys.iter()
-        .map(|k| format!("{}{}", if k.descending { '-' } else { '+' }, k.field.name()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn to_sql_value(v: &SortValue) -> SqlValue {
-    match v {
-        SortValue::Null => SqlValue::Null,
-        SortValue::Int(i) => SqlValue::Int(*i),
-        SortValue::Real(f) => SqlValue::Real(*f),
-        SortValue::Text(s) => SqlValue::Text(s.clone()),
-    }
-}
-
-/// The condition "strictly after the cursor" for the sort keys, NULLs last.
-fn keyset(
-    sql: &mut SqliteSql,
-    exprs: &[(String, bool)],
-    keys: &[SortKey],
-    values: &[SortValue],
-) -> String {
-    let uniform = keys.iter().all(|k| k.descending == keys[0].descending);
-    let no_nulls = exprs.iter().all(|(_, nullable)| !nullable);
-    if uniform && no_nulls {
-        // Row values let SQLite walk an index straight to the cursor.
-        let lhs: Vec<&str> = exprs.iter().map(|(e, _)| e.as_str()).collect();
-        let rhs: Vec<String> = values.iter().map(|v| sql.param(to_sql_value(v))).collect();
-        let op = if keys[0].descending { "<" } else { ">" };
-        return format!("(({}) {op} ({}))", lhs.join(", "), rhs.join(", "));
-    }
-    let mut alternatives = Vec::new();
-    for i in 0..keys.len() {
-        let mut parts = Vec::new();
-        for j in 0..i {
-            let (e, _) = &exprs[j];
-            parts.push(match &values[j] {
-                SortValue::Null => format!("{e} IS NULL"),
-                v => format!("{e} = {}", sql.param(to_sql_value(v))),
-            });
-        }
-        let (e, nullable) = &exprs[i];
-        let after = match &values[i] {
-            SortValue::Null => continue, // nothing sorts after NULL (NULLs last)
-            v => {
-                let p = sql.param(to_sql_value(v));
-                let op = if keys[i].descending { "<" } else { ">" };
-                if *nullable {
-                    format!("({e} {op} {p} OR {e} IS NULL)")
-                } else {
-                    format!("{e} {op} {p}")
-                }
-            }
-        };
-        parts.push(after);
-        alternatives.push(format!("({})", parts.join(" AND ")));
-    }
-    if alternatives.is_empty() {
-        "0".into()
-    } else {
-        format!("({})", alternatives.join(" OR "))
     }
 }
 
@@ -548,18 +459,14 @@ pub(super) fn search(
 
     let exprs = keys
         .iter()
-        .map(|k| sort_expr(&mut plan.sql, k, &kinds))
+        .map(|k| keyset::sort_expr(&mut plan.sql, k, &kinds))
         .collect::<Result<Vec<_>>>()?;
-    let sig = signature(&keys);
+    let sig = keyset::signature(&keys);
     let after = match &query.cursor {
         None => None,
         Some(cursor) => {
-            if cursor.signature != sig || cursor.values.len() != keys.len() {
-                return Err(CatalogError::query(
-                    "token was issued for a different sortby; restart paging from the first page",
-                ));
-            }
-            Some(keyset(&mut plan.sql, &exprs, &keys, &cursor.values))
+            keyset::check_cursor(cursor, &keys)?;
+            Some(keyset::after(&mut plan.sql, &exprs, &keys, &cursor.values))
         }
     };
     let order: Vec<String> = keys

@@ -54,16 +54,7 @@ pub fn put_collection(
         .optional()
         .map_err(db)?
         .is_some();
-    match (exists, mode) {
-        (true, WriteMode::Create) => {
-            return Err(CatalogError::Conflict(format!(
-                "collection '{}' already exists",
-                c.id
-            )));
-        }
-        (false, WriteMode::Replace) => return Err(CatalogError::CollectionNotFound(c.id.clone())),
-        _ => {}
-    }
+    mode.check_collection(exists, &c.id)?;
     let [minx, miny, maxx, maxy] = c.bbox.map(|b| b.map(Some)).unwrap_or([None; 4]);
     tx.execute(
         "INSERT INTO collections (id, doc, links, minx, miny, maxx, maxy, start_dt, end_dt, text, access, updated)

@@ -1,0 +1,170 @@
+//! The PostgreSQL store's schema and its versioned migrations.
+//!
+//! Migrations are embedded in the binary and applied in order, each in its
+//! own transaction, under an advisory lock so that several instances starting
+//! together migrate once. `tuilerie_schema` records which ran.
+//!
+//! Items live in one table partitioned by collection (a partition is created
+//! with its collection and dropped with it). Times are microseconds since the
+//! epoch (`bigint`), as in the embedded store, so paging tokens and interval
+//! tests are the same; footprints are PostGIS geometries (SRID 4326) under a
+//! GiST index; `properties` is JSONB; free text is a `tsvector` of folded
+//! words. Text keys use the "C" collation: byte order, as SQLite compares.
+
+use super::pg;
+use crate::catalog::error::{CatalogError, Result};
+use tokio_postgres::Client;
+
+/// Migrations, applied in order; version N is `MIGRATIONS[N - 1]`.
+pub(super) const MIGRATIONS: &[&str] = &[r#"
+CREATE EXTENSION IF NOT EXISTS postgis;
+CREATE EXTENSION IF NOT EXISTS unaccent;
+
+CREATE TABLE collections (
+    id          text COLLATE "C" PRIMARY KEY,
+    doc         text NOT NULL,
+    links       text NOT NULL,
+    minx float8, miny float8, maxx float8, maxy float8,
+    start_dt    bigint,
+    end_dt      bigint,
+    text        text NOT NULL,
+    access      text NOT NULL,
+    -- The items' partition (a table name made from the id).
+    partition   text NOT NULL,
+    -- Largest (datetime - start) and (end - datetime) of the items, >= 0: they
+    -- turn a span-overlap test into a range on the datetime index.
+    max_before  bigint NOT NULL DEFAULT 0,
+    max_after   bigint NOT NULL DEFAULT 0,
+    -- Exact number of items (kept in the write transactions).
+    item_count  bigint NOT NULL DEFAULT 0,
+    updated     bigint NOT NULL
+);
+
+CREATE TABLE items (
+    collection  text COLLATE "C" NOT NULL,
+    id          text COLLATE "C" NOT NULL,
+    datetime    bigint NOT NULL,
+    start_dt    bigint NOT NULL,
+    end_dt      bigint NOT NULL,
+    geom        geometry(Geometry, 4326),
+    cloud_cover float8,
+    properties  jsonb NOT NULL,
+    -- The properties exactly as written (JSONB would reorder keys and respell numbers).
+    props_text  text NOT NULL,
+    doc         text NOT NULL,
+    links       text NOT NULL,
+    words       tsvector NOT NULL,
+    updated     bigint NOT NULL,
+    PRIMARY KEY (collection, id)
+) PARTITION BY LIST (collection);
+
+CREATE INDEX items_datetime ON items (datetime, collection, id);
+CREATE INDEX items_geom ON items USING gist (geom);
+CREATE INDEX items_cloud_cover ON items (cloud_cover);
+CREATE INDEX items_words ON items USING gin (words);
+
+CREATE TABLE collection_properties (
+    collection  text COLLATE "C" NOT NULL,
+    name        text COLLATE "C" NOT NULL,
+    type        text NOT NULL,
+    PRIMARY KEY (collection, name, type)
+);
+
+-- RFC 3339 text to microseconds, NULL when it is not a date-time with a zone.
+CREATE FUNCTION tl_micros(value text) RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    IF value IS NULL OR value !~ '^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$' THEN
+        RETURN NULL;
+    END IF;
+    RETURN (extract(epoch FROM value::timestamptz) * 1000000)::bigint;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END $$;
+
+-- CQL2 a_overlaps between two JSON arrays (NULL when one is not an array).
+CREATE FUNCTION tl_array_overlaps(a jsonb, b jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN jsonb_typeof(a) = 'array' AND jsonb_typeof(b) = 'array'
+        THEN EXISTS (SELECT 1 FROM jsonb_array_elements(a) x WHERE b @> jsonb_build_array(x))
+    END
+$$;
+
+-- CQL2 a_contains: every element of b is in a (NULL when one is not an array).
+CREATE FUNCTION tl_array_contains(a jsonb, b jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN jsonb_typeof(a) = 'array' AND jsonb_typeof(b) = 'array'
+        THEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements(b) y
+                         WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(a) x WHERE x = y))
+    END
+$$;
+"#];
+
+/// Advisory lock key held while migrating ("tuileri" in ASCII).
+const LOCK: i64 = 0x0074_7569_6c65_7269;
+
+/// Brings the database to the latest schema; returns how many migrations ran.
+pub(super) async fn migrate(client: &mut Client) -> Result<usize> {
+    let tx = client.transaction().await.map_err(pg)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])
+        .await
+        .map_err(pg)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS tuilerie_schema (
+            version    integer PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .await
+    .map_err(pg)?;
+    let row = tx
+        .query_one("SELECT coalesce(max(version), 0) FROM tuilerie_schema", &[])
+        .await
+        .map_err(pg)?;
+    let version: i32 = row.try_get(0).map_err(pg)?;
+    let version = version.max(0) as usize;
+    if version > MIGRATIONS.len() {
+        return Err(CatalogError::Storage(format!(
+            "the database has schema version {version}, newer than this tuilerie ({}); upgrade tuilerie",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.batch_execute(sql).await.map_err(|e| {
+            CatalogError::Storage(format!(
+                "migration {} failed: {}",
+                i + 1,
+                super::describe(&e)
+            ))
+        })?;
+        let v = (i + 1) as i32;
+        tx.execute("INSERT INTO tuilerie_schema (version) VALUES ($1)", &[&v])
+            .await
+            .map_err(pg)?;
+    }
+    tx.commit().await.map_err(pg)?;
+    Ok(MIGRATIONS.len() - version)
+}
+
+/// A table name for a collection's partition: readable, unique (a hash of
+/// the id), at most 63 bytes.
+pub(super) fn partition_name(collection: &str) -> String {
+    let readable: String = collection
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    let hash = xxhash_rust::xxh3::xxh3_64(collection.as_bytes());
+    format!("items_{readable}_{hash:016x}")
+}
+
+/// A SQL string literal (for DDL, where parameters cannot be bound).
+pub(super) fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}

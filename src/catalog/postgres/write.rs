@@ -1,0 +1,405 @@
+//! Writes on PostgreSQL. Every call is one transaction: a batch is stored
+//! entirely or not at all. Item batches go through a binary COPY into a
+//! temporary staging table, then one upsert into the partitioned table.
+
+use super::pg;
+use super::schema::{literal, partition_name};
+use super::search::tsvector;
+use crate::catalog::collection::CollectionDoc;
+use crate::catalog::error::{CatalogError, Result};
+use crate::catalog::item::{ItemDoc, JsonType};
+use crate::catalog::scope::Access;
+use crate::catalog::sqlite::write_time;
+use crate::catalog::{WriteMode, WriteSummary};
+use deadpool_postgres::Transaction;
+use postgres_types::{ToSql, Type};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+
+fn access_text(access: &Access) -> String {
+    match access {
+        Access::Open => "open".into(),
+        Access::Restricted(roles) => serde_json::to_string(roles).unwrap_or_else(|_| "[]".into()),
+    }
+}
+
+/// Creates or replaces a collection (and creates its items' partition).
+pub(super) async fn put_collection(
+    tx: &Transaction<'_>,
+    c: &CollectionDoc,
+    mode: WriteMode,
+) -> Result<WriteSummary> {
+    // Serialises writers of the same collection id (two instances creating it).
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
+        &[&c.id],
+    )
+    .await
+    .map_err(pg)?;
+    let exists = tx
+        .query_opt("SELECT 1 FROM collections WHERE id = $1", &[&c.id])
+        .await
+        .map_err(pg)?
+        .is_some();
+    mode.check_collection(exists, &c.id)?;
+    let [minx, miny, maxx, maxy] = c.bbox.map(|b| b.map(Some)).unwrap_or([None; 4]);
+    let partition = partition_name(&c.id);
+    tx.execute(
+        "INSERT INTO collections (id, doc, links, minx, miny, maxx, maxy, start_dt, end_dt, text, access, partition, updated)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, links = excluded.links,
+           minx = excluded.minx, miny = excluded.miny, maxx = excluded.maxx, maxy = excluded.maxy,
+           start_dt = excluded.start_dt, end_dt = excluded.end_dt, text = excluded.text,
+           access = excluded.access, updated = excluded.updated",
+        &[
+            &c.id,
+            &c.doc,
+            &c.links,
+            &minx,
+            &miny,
+            &maxx,
+            &maxy,
+            &c.interval.0,
+            &c.interval.1,
+            &c.text,
+            &access_text(&c.access),
+            &partition,
+            &write_time(),
+        ],
+    )
+    .await
+    .map_err(pg)?;
+    if !exists {
+        // DDL cannot bind parameters: the name is made of [a-z0-9_] and the
+        // value is quoted as a literal.
+        tx.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {partition} PARTITION OF items FOR VALUES IN ({})",
+            literal(&c.id)
+        ))
+        .await
+        .map_err(pg)?;
+    }
+    Ok(if exists {
+        WriteSummary {
+            inserted: 0,
+            updated: 1,
+        }
+    } else {
+        WriteSummary {
+            inserted: 1,
+            updated: 0,
+        }
+    })
+}
+
+/// Deletes a collection: its partition is dropped whole.
+pub(super) async fn delete_collection(tx: &Transaction<'_>, id: &str) -> Result<bool> {
+    let row = tx
+        .query_opt(
+            "DELETE FROM collections WHERE id = $1 RETURNING partition",
+            &[&id],
+        )
+        .await
+        .map_err(pg)?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let partition: String = row.try_get(0).map_err(pg)?;
+    tx.execute(
+        "DELETE FROM collection_properties WHERE collection = $1",
+        &[&id],
+    )
+    .await
+    .map_err(pg)?;
+    if partition
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {partition}"))
+            .await
+            .map_err(pg)?;
+    }
+    Ok(true)
+}
+
+/// Deletes one item.
+pub(super) async fn delete_item(tx: &Transaction<'_>, collection: &str, id: &str) -> Result<bool> {
+    let n = tx
+        .execute(
+            "DELETE FROM items WHERE collection = $1 AND id = $2",
+            &[&collection, &id],
+        )
+        .await
+        .map_err(pg)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    tx.execute(
+        "UPDATE collections SET item_count = item_count - 1, updated = $2 WHERE id = $1",
+        &[&collection, &write_time()],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(true)
+}
+
+/// Per-collection facts gathered over a batch.
+#[derive(Default)]
+struct BatchStats {
+    max_before: i64,
+    max_after: i64,
+    properties: BTreeMap<String, BTreeSet<JsonType>>,
+}
+
+const STAGING_TYPES: [Type; 13] = [
+    Type::INT4,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::BYTEA,
+    Type::FLOAT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+];
+
+/// Writes a batch of items in one transaction.
+pub(super) async fn put_items(
+    tx: &Transaction<'_>,
+    items: &[ItemDoc],
+    mode: WriteMode,
+) -> Result<WriteSummary> {
+    if items.is_empty() {
+        return Ok(WriteSummary::default());
+    }
+    // Every collection must exist (and so has its partition).
+    let mut stats: HashMap<&str, BatchStats> = HashMap::new();
+    for item in items {
+        let s = stats.entry(item.collection.as_str()).or_default();
+        s.max_before = s.max_before.max(item.datetime - item.start);
+        s.max_after = s.max_after.max(item.end - item.datetime);
+        for (name, kind) in &item.property_types {
+            if let Some(kinds) = s.properties.get_mut(name.as_str()) {
+                kinds.insert(*kind);
+            } else {
+                s.properties.insert(name.clone(), BTreeSet::from([*kind]));
+            }
+        }
+    }
+    let wanted: Vec<String> = stats.keys().map(|c| c.to_string()).collect();
+    let rows = tx
+        .query("SELECT id FROM collections WHERE id = ANY($1)", &[&wanted])
+        .await
+        .map_err(pg)?;
+    if rows.len() != wanted.len() {
+        let found: BTreeSet<String> = rows
+            .iter()
+            .filter_map(|r| r.try_get::<_, String>(0).ok())
+            .collect();
+        let missing = items
+            .iter()
+            .find(|i| !found.contains(&i.collection))
+            .map(|i| i.collection.clone())
+            .unwrap_or_default();
+        return Err(CatalogError::CollectionNotFound(missing));
+    }
+
+    tx.batch_execute(
+        "CREATE TEMP TABLE IF NOT EXISTS staging (
+            seq int4, collection text COLLATE \"C\", id text COLLATE \"C\", datetime int8, start_dt int8, end_dt int8,
+            geom bytea, cloud_cover float8, properties text, doc text, links text, words text, updated int8
+         ) ON COMMIT DELETE ROWS",
+    )
+    .await
+    .map_err(pg)?;
+    // The last of several versions of an item in one batch wins, as if the
+    // batch were written in order: only that one is staged (so the upsert
+    // needs no sort of the wide rows).
+    let staged = items.len() as u64;
+    let mut last: HashMap<(&str, &str), usize> = HashMap::with_capacity(items.len());
+    for (n, item) in items.iter().enumerate() {
+        last.insert((item.collection.as_str(), item.id.as_str()), n);
+    }
+    let distinct = last.len() as u64;
+    if mode == WriteMode::Create && distinct != staged {
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        if let Some(dup) = items
+            .iter()
+            .find(|i| !seen.insert((i.collection.as_str(), i.id.as_str())))
+        {
+            return Err(CatalogError::Conflict(format!(
+                "item '{}' already exists in collection '{}'",
+                dup.id, dup.collection
+            )));
+        }
+    }
+    let now = write_time();
+    let sink = tx
+        .copy_in(
+            "COPY staging (seq, collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, doc, links, words, updated) FROM STDIN (FORMAT binary)",
+        )
+        .await
+        .map_err(pg)?;
+    let writer = BinaryCopyInWriter::new(sink, &STAGING_TYPES);
+    futures_util::pin_mut!(writer);
+    for (n, item) in items.iter().enumerate() {
+        if last.get(&(item.collection.as_str(), item.id.as_str())) != Some(&n) {
+            continue;
+        }
+        let seq = n as i32;
+        let geom = item.footprint.as_ref().map(|f| f.wkb.as_slice());
+        let words = tsvector(&item.text);
+        let row: [&(dyn ToSql + Sync); 13] = [
+            &seq,
+            &item.collection,
+            &item.id,
+            &item.datetime,
+            &item.start,
+            &item.end,
+            &geom,
+            &item.cloud_cover,
+            &item.properties,
+            &item.doc,
+            &item.links,
+            &words,
+            &now,
+        ];
+        writer.as_mut().write(&row).await.map_err(pg)?;
+    }
+    writer.finish().await.map_err(pg)?;
+
+    let columns = "collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, props_text, doc, links, words, updated";
+    let values = "collection, id, datetime, start_dt, end_dt, ST_GeomFromWKB(geom, 4326), cloud_cover, properties::jsonb, properties, doc, links, words::tsvector, updated";
+    let mut inserted_by: HashMap<String, i64> = HashMap::new();
+    let summary = match mode {
+        WriteMode::Replace => {
+            let n = tx
+                .execute(
+                    "UPDATE items i SET datetime = s.datetime, start_dt = s.start_dt, end_dt = s.end_dt,
+                           geom = ST_GeomFromWKB(s.geom, 4326), cloud_cover = s.cloud_cover,
+                           properties = s.properties::jsonb, props_text = s.properties, doc = s.doc,
+                           links = s.links, words = s.words::tsvector, updated = s.updated
+                         FROM staging s WHERE i.collection = s.collection AND i.id = s.id",
+                    &[],
+                )
+                .await
+                .map_err(pg)?;
+            if n != distinct {
+                let row = tx
+                    .query_one(
+                        "SELECT s.collection, s.id FROM staging s
+                         WHERE NOT EXISTS (SELECT 1 FROM items i WHERE i.collection = s.collection AND i.id = s.id)
+                         ORDER BY s.seq LIMIT 1",
+                        &[],
+                    )
+                    .await
+                    .map_err(pg)?;
+                return Err(CatalogError::ItemNotFound {
+                    collection: row.try_get(0).map_err(pg)?,
+                    item: row.try_get(1).map_err(pg)?,
+                });
+            }
+            WriteSummary {
+                inserted: 0,
+                updated: staged,
+            }
+        }
+        WriteMode::Create | WriteMode::Upsert => {
+            // Which staged items exist already, by collection (RETURNING
+            // cannot tell inserts from updates on a partitioned table).
+            let rows = tx
+                .query(
+                    "SELECT s.collection, count(*) FILTER (WHERE EXISTS (
+                           SELECT 1 FROM items i WHERE i.collection = s.collection AND i.id = s.id)),
+                         count(*)
+                         FROM staging s GROUP BY s.collection",
+                    &[],
+                )
+                .await
+                .map_err(pg)?;
+            let mut existing = 0u64;
+            for row in rows {
+                let collection: String = row.try_get(0).map_err(pg)?;
+                let old: i64 = row.try_get(1).map_err(pg)?;
+                let all: i64 = row.try_get(2).map_err(pg)?;
+                existing += old.max(0) as u64;
+                inserted_by.insert(collection, (all - old).max(0));
+            }
+            if mode == WriteMode::Create && existing > 0 {
+                let row = tx
+                    .query_one(
+                        "SELECT s.collection, s.id FROM staging s
+                         WHERE EXISTS (SELECT 1 FROM items i WHERE i.collection = s.collection AND i.id = s.id)
+                         ORDER BY s.seq LIMIT 1",
+                        &[],
+                    )
+                    .await
+                    .map_err(pg)?;
+                let collection: String = row.try_get(0).map_err(pg)?;
+                let id: String = row.try_get(1).map_err(pg)?;
+                return Err(CatalogError::Conflict(format!(
+                    "item '{id}' already exists in collection '{collection}'"
+                )));
+            }
+            let conflict = if mode == WriteMode::Create {
+                "DO NOTHING"
+            } else {
+                "DO UPDATE SET datetime = excluded.datetime, start_dt = excluded.start_dt, end_dt = excluded.end_dt,
+                   geom = excluded.geom, cloud_cover = excluded.cloud_cover, properties = excluded.properties,
+                   props_text = excluded.props_text, doc = excluded.doc, links = excluded.links,
+                   words = excluded.words, updated = excluded.updated"
+            };
+            tx.execute(
+                &format!(
+                    "INSERT INTO items ({columns}) SELECT {values} FROM staging s
+                     ON CONFLICT (collection, id) {conflict}"
+                ),
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+            let inserted = distinct.saturating_sub(existing);
+            WriteSummary {
+                inserted,
+                updated: staged - inserted,
+            }
+        }
+    };
+
+    for (collection, s) in &stats {
+        tx.execute(
+            "UPDATE collections SET max_before = greatest(max_before, $2), max_after = greatest(max_after, $3),
+             item_count = item_count + $4, updated = $5 WHERE id = $1",
+            &[
+                collection,
+                &s.max_before,
+                &s.max_after,
+                &inserted_by.get(*collection).copied().unwrap_or(0),
+                &now,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+        let mut names = Vec::new();
+        let mut types = Vec::new();
+        for (name, kinds) in &s.properties {
+            for kind in kinds {
+                names.push(name.as_str());
+                types.push(kind.as_str());
+            }
+        }
+        tx.execute(
+            "INSERT INTO collection_properties (collection, name, type)
+             SELECT $1, n, t FROM unnest($2::text[], $3::text[]) AS u(n, t)
+             ON CONFLICT DO NOTHING",
+            &[collection, &names, &types],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    Ok(summary)
+}
