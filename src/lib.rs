@@ -5,6 +5,7 @@
 //! [`api`] (HTTP handlers, thin), plus [`config`] and [`error`].
 
 pub mod api;
+pub mod auth;
 pub mod cache;
 pub mod catalog;
 pub mod cli;

@@ -1,0 +1,1 @@
+//! OpenID Connect bearer tokens (JWT) checked against an issuer's keys.
