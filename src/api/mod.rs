@@ -4,6 +4,7 @@
 //! hand them to [`crate::catalog`], and write the answer. Every failure is an
 //! [`ApiError`] with a JSON body.
 
+pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod collections;
@@ -54,6 +55,12 @@ pub struct AppState {
     pub renders: moka::sync::Cache<(String, Micros), Arc<CollectionRender>>,
     /// The WMS's CRSs and caches.
     pub wms: wms::WmsState,
+    /// API keys whose secret was already checked.
+    pub verified_keys: crate::auth::keys::Verified,
+    /// The OpenID Connect token verifier, when an issuer is configured.
+    pub oidc: Option<Arc<crate::auth::oidc::OidcVerifier>>,
+    /// Rate limits and the failed-authentication throttle.
+    pub guards: auth::guards::Guards,
 }
 
 impl AppState {
@@ -97,6 +104,9 @@ impl AppState {
             tiles,
             renders: moka::sync::Cache::new(1024),
             wms: wms::WmsState::new(&config_wms),
+            verified_keys: Default::default(),
+            oidc: None,
+            guards: Default::default(),
         }
     }
 
@@ -204,6 +214,9 @@ pub fn app(
             web::PathConfig::default()
                 .error_handler(|e, _| ApiError::bad_request(format!("invalid path: {e}")).into()),
         )
+        .wrap(actix_web::middleware::from_fn(
+            auth::middleware::authenticate,
+        ))
         .wrap(panic::CatchPanic)
         .wrap(Compress::default())
         .wrap(NormalizePath::new(TrailingSlash::Trim))

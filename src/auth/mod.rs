@@ -4,14 +4,19 @@
 //! is `api::auth`; the records (organisations, users, keys, the quota ledger,
 //! the audit trail) live in the store, `catalog::accounts`.
 
+pub mod caller;
+pub mod keys;
 pub mod oidc;
 pub mod ratelimit;
+
+pub use caller::{Caller, Credential, Membership};
 
 use std::time::Duration;
 use thiserror::Error;
 
 /// The roles of the DINAMIS licence, plus the administrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// French research bodies.
     Scientific,

@@ -113,21 +113,9 @@ pub fn parse_collection(json: &str, base: Option<&Base>) -> Result<CollectionDoc
             }
         }
     }
-    let access = match value.get("tuilerie:access") {
-        Some(Value::Object(a)) if a.get("policy").and_then(Value::as_str) == Some("restricted") => {
-            Access::Restricted(
-                a.get("roles")
-                    .and_then(Value::as_array)
-                    .map(|r| {
-                        r.iter()
-                            .filter_map(|v| v.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            )
-        }
-        _ => Access::Open,
-    };
+    let access = super::scope::Policy::of(&value)
+        .map_err(CatalogError::object)?
+        .access;
     let doc = serde_json::to_string(&value).map_err(|e| CatalogError::object(e.to_string()))?;
     debug_assert!(!GENERATED_RELS.is_empty());
     Ok(CollectionDoc {

@@ -7,6 +7,11 @@ use chrono::{DateTime, SecondsFormat, Utc};
 /// Microseconds since 1970-01-01T00:00:00Z.
 pub type Micros = i64;
 
+/// The current time in microseconds since the epoch.
+pub fn now_micros() -> Micros {
+    chrono::Utc::now().timestamp_micros()
+}
+
 /// Parses a strict RFC 3339 date-time (a time zone or `Z` is required).
 pub fn parse_rfc3339(s: &str) -> Option<Micros> {
     // chrono accepts a space for the `T`; RFC 3339 §5.6 is stricter, and so are we.

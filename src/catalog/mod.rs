@@ -5,6 +5,7 @@
 //! crate's API types, [`SearchQuery::from_search`] checks them once, and every
 //! store (SQLite, or PostgreSQL for scale-out) answers the same [`Catalog`] calls with the caller's [`Scope`].
 
+pub mod accounts;
 pub mod collection;
 pub mod datetime;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod sqlite;
 pub mod text;
 pub mod token;
 
+pub use accounts::Accounts;
 pub use collection::{CollectionDoc, parse_collection};
 pub use error::{CatalogError, Result};
 pub use item::{ItemContext, ItemDoc, parse_item};
@@ -302,6 +304,9 @@ pub trait Catalog: Send + Sync + 'static {
 
     /// Deletes an item; false when it did not exist.
     async fn delete_item(&self, collection: &str, id: &str) -> Result<bool>;
+
+    /// The store's account records (organisations, users, keys, ledger, audit).
+    fn accounts(&self) -> &dyn Accounts;
 }
 
 /// A shared handle on a store.

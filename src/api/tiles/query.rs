@@ -44,10 +44,12 @@ pub const SIZE_PARAMS: &[&str] = &["max_size", "width", "height", "histogram_bin
 pub struct Query(pub Vec<(String, String)>);
 
 impl Query {
-    /// Parses a raw query string.
+    /// Parses a raw query string (without the `api_key` credential, which
+    /// the authentication middleware reads).
     pub fn parse(raw: &str) -> Query {
         Query(
             url::form_urlencoded::parse(raw.as_bytes())
+                .filter(|(k, _)| k != crate::api::auth::KEY_PARAM)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         )

@@ -7,6 +7,7 @@
 //! makes calls fail with [`CatalogError::Unavailable`] (HTTP 503); the pool
 //! reconnects by itself when it is back.
 
+mod accounts;
 mod pool;
 mod schema;
 mod search;
@@ -460,5 +461,9 @@ impl Catalog for PostgresCatalog {
         let deleted = write::delete_item(&tx, collection, id).await?;
         tx.commit().await.map_err(pg)?;
         Ok(deleted)
+    }
+
+    fn accounts(&self) -> &dyn super::Accounts {
+        self
     }
 }

@@ -16,7 +16,8 @@ use crate::catalog::error::{CatalogError, Result};
 use tokio_postgres::Client;
 
 /// Migrations, applied in order; version N is `MIGRATIONS[N - 1]`.
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE EXTENSION IF NOT EXISTS postgis;
 CREATE EXTENSION IF NOT EXISTS unaccent;
 
@@ -98,7 +99,62 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                          WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(a) x WHERE x = y))
     END
 $$;
-"#];
+"#,
+    r#"
+-- Accounts (see catalog::accounts). Times are microseconds since the epoch.
+CREATE TABLE organisations (
+    id              text COLLATE "C" PRIMARY KEY,
+    name            text NOT NULL,
+    charter_signed  text,
+    created         bigint NOT NULL
+);
+
+CREATE TABLE users (
+    id              text COLLATE "C" PRIMARY KEY,
+    name            text NOT NULL,
+    organisation    text COLLATE "C" NOT NULL REFERENCES organisations (id),
+    roles           text NOT NULL,
+    created         bigint NOT NULL,
+    disabled        boolean NOT NULL DEFAULT false
+);
+
+CREATE TABLE api_keys (
+    id              text COLLATE "C" PRIMARY KEY,
+    user_id         text COLLATE "C" NOT NULL REFERENCES users (id),
+    label           text NOT NULL,
+    hash            text NOT NULL,
+    created         bigint NOT NULL,
+    revoked         bigint
+);
+CREATE INDEX api_keys_user ON api_keys (user_id);
+
+-- One line per item counted against a user's yearly quota of a collection.
+CREATE TABLE quota_ledger (
+    user_id         text COLLATE "C" NOT NULL,
+    collection      text COLLATE "C" NOT NULL,
+    year            integer NOT NULL,
+    item            text COLLATE "C" NOT NULL,
+    area_km2        float8 NOT NULL,
+    at              bigint NOT NULL,
+    PRIMARY KEY (user_id, collection, year, item)
+);
+
+CREATE TABLE audit (
+    id              bigserial PRIMARY KEY,
+    at              bigint NOT NULL,
+    action          text NOT NULL,
+    outcome         text NOT NULL,
+    user_id         text,
+    credential      text,
+    address         text,
+    collection      text,
+    item            text,
+    asset           text,
+    area_km2        float8,
+    detail          text NOT NULL
+);
+"#,
+];
 
 /// Advisory lock key held while migrating ("tuileri" in ASCII).
 const LOCK: i64 = 0x0074_7569_6c65_7269;

@@ -4,6 +4,7 @@
 //! serves queries, one writer connection serialises writes. Footprints are
 //! indexed by an R*Tree, datetimes by B-trees, free text by FTS5.
 
+mod accounts;
 mod checkpoint;
 mod functions;
 mod packing;
@@ -461,5 +462,9 @@ impl Catalog for SqliteCatalog {
         let (collection, id) = (collection.to_string(), id.to_string());
         self.write(move |conn| write::delete_item(conn, &collection, &id))
             .await
+    }
+
+    fn accounts(&self) -> &dyn super::Accounts {
+        self
     }
 }

@@ -8,7 +8,8 @@
 use rusqlite::Connection;
 
 /// Migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE collections (
     id          TEXT PRIMARY KEY,
     doc         TEXT NOT NULL,
@@ -87,7 +88,62 @@ CREATE TABLE collection_properties (
     type        TEXT NOT NULL,
     PRIMARY KEY (collection, name, type)
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+-- Accounts (see catalog::accounts). Times are microseconds since the epoch.
+CREATE TABLE organisations (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    charter_signed  TEXT,
+    created         INTEGER NOT NULL
+);
+
+CREATE TABLE users (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    organisation    TEXT NOT NULL,
+    roles           TEXT NOT NULL,
+    created         INTEGER NOT NULL,
+    disabled        INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE api_keys (
+    id              TEXT PRIMARY KEY,
+    user_id         TEXT NOT NULL,
+    label           TEXT NOT NULL,
+    hash            TEXT NOT NULL,
+    created         INTEGER NOT NULL,
+    revoked         INTEGER
+);
+CREATE INDEX api_keys_user ON api_keys (user_id);
+
+-- One line per item counted against a user's yearly quota of a collection.
+CREATE TABLE quota_ledger (
+    user_id         TEXT NOT NULL,
+    collection      TEXT NOT NULL,
+    year            INTEGER NOT NULL,
+    item            TEXT NOT NULL,
+    area_km2        REAL NOT NULL,
+    at              INTEGER NOT NULL,
+    PRIMARY KEY (user_id, collection, year, item)
+) WITHOUT ROWID;
+
+CREATE TABLE audit (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    at              INTEGER NOT NULL,
+    action          TEXT NOT NULL,
+    outcome         TEXT NOT NULL,
+    user_id         TEXT,
+    credential      TEXT,
+    address         TEXT,
+    collection      TEXT,
+    item            TEXT,
+    asset           TEXT,
+    area_km2        REAL,
+    detail          TEXT NOT NULL
+);
+"#,
+];
 
 /// Brings the database to the latest schema.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

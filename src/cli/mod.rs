@@ -1,4 +1,7 @@
-//! The command line: `serve`, `ingest`, `demo`, `migrate`.
+//! The command line: `serve`, `ingest`, `demo`, `migrate`, and the account
+//! commands (`orgs`, `users`, `keys`, `ledger`, `audit`).
+
+pub mod accounts;
 
 use crate::api::{self, AppState};
 use crate::catalog::ingest::{IngestOptions, IngestReport, Progress, ingest};
@@ -39,6 +42,19 @@ pub enum Command {
     Demo(DemoArgs),
     /// Apply the PostgreSQL schema migrations (serve and ingest also do at start-up).
     Migrate(MigrateArgs),
+    /// Organisations and their licence charter.
+    #[command(subcommand)]
+    Orgs(accounts::OrgsCommand),
+    /// Users, their roles and quotas.
+    #[command(subcommand)]
+    Users(accounts::UsersCommand),
+    /// API keys.
+    #[command(subcommand)]
+    Keys(accounts::KeysCommand),
+    /// Export the quota ledger as CSV.
+    Ledger(accounts::LedgerArgs),
+    /// Show the newest audit events.
+    Audit(accounts::AuditArgs),
 }
 
 /// Options of `migrate`.
@@ -120,6 +136,11 @@ fn load_config(cli: &Cli) -> Result<Config> {
         Command::Ingest(a) => (None, a.store.clone(), None),
         Command::Demo(a) => (a.bind.clone(), None, a.public_url.clone()),
         Command::Migrate(a) => (None, a.store.clone(), None),
+        Command::Orgs(c) => (None, c.store().store.clone(), None),
+        Command::Users(c) => (None, c.store().store.clone(), None),
+        Command::Keys(c) => (None, c.store().store.clone(), None),
+        Command::Ledger(a) => (None, a.store.store.clone(), None),
+        Command::Audit(a) => (None, a.store.store.clone(), None),
     };
     if let Some(bind) = bind {
         config.server.bind = bind;
@@ -234,6 +255,21 @@ pub fn run(cli: Cli) -> Result<()> {
                 ran
             );
             Ok(())
+        }),
+        Command::Orgs(c) => runtime.block_on(async {
+            accounts::orgs(&open_store(&config, false).await?, c).await
+        }),
+        Command::Users(c) => runtime.block_on(async {
+            accounts::users(&open_store(&config, false).await?, c).await
+        }),
+        Command::Keys(c) => runtime.block_on(async {
+            accounts::keys_command(&open_store(&config, false).await?, c).await
+        }),
+        Command::Ledger(a) => runtime.block_on(async {
+            accounts::ledger(&open_store(&config, false).await?, a).await
+        }),
+        Command::Audit(a) => runtime.block_on(async {
+            accounts::audit(&open_store(&config, false).await?, a).await
         }),
         Command::Demo(args) => {
             let mut config = config;
