@@ -154,6 +154,9 @@ impl Default for CatalogConfig {
 pub struct AuthConfig {
     /// Bearer token that enables the Transactions extension; unset disables it.
     pub admin_token: Option<String>,
+    /// Yearly download quotas in km² that replace those of the collections'
+    /// `tuilerie:access.quotas_km2`: `[auth.quotas.spot-6-7] private-rd = 2000`.
+    pub quotas: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
 }
 
 /// Logging settings.
@@ -631,6 +634,24 @@ impl Config {
                 "…".into(),
                 "must be at least 16 characters",
             ));
+        }
+        for (collection, roles) in &self.auth.quotas {
+            for (role, km2) in roles {
+                if !crate::catalog::scope::LICENCE_ROLES.contains(&role.as_str()) {
+                    return Err(bad(
+                        &format!("auth.quotas.{collection}"),
+                        role.clone(),
+                        "roles are scientific, public-actor and private-rd",
+                    ));
+                }
+                if !(km2.is_finite() && *km2 >= 0.0) {
+                    return Err(bad(
+                        &format!("auth.quotas.{collection}.{role}"),
+                        km2.to_string(),
+                        "must be a number of km² >= 0",
+                    ));
+                }
+            }
         }
         Ok(())
     }

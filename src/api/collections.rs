@@ -12,8 +12,9 @@ use crate::catalog::{CatalogError, CollectionQuery, StoredCollection};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-/// A stored collection with its generated links, as JSON.
-pub fn render(c: &StoredCollection, base: &Base) -> ApiResult<Value> {
+/// A stored collection with its generated links, as JSON; a restricted one
+/// advertises the authentication `schemes` (see [`super::auth::advertise`]).
+pub fn render(c: &StoredCollection, base: &Base, schemes: &Value) -> ApiResult<Value> {
     let mut doc: Map<String, Value> = serde_json::from_str(&c.doc).map_err(|e| {
         ApiError::internal(format!("stored collection '{}' is not JSON: {e}", c.id))
     })?;
@@ -47,6 +48,12 @@ pub fn render(c: &StoredCollection, base: &Base) -> ApiResult<Value> {
         links.extend(stored);
     }
     doc.insert("links".into(), Value::Array(links));
+    if matches!(
+        crate::catalog::scope::Policy::of(&doc).map(|p| p.access),
+        Ok(crate::catalog::Access::Restricted(_))
+    ) {
+        super::auth::advertise(&mut doc, schemes);
+    }
     Ok(Value::Object(doc))
 }
 
@@ -100,10 +107,11 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Htt
         .collections(&scope(&req, &state), &query)
         .await?;
     let returned = page.collections.len();
+    let schemes = super::auth::schemes(&state);
     let collections = page
         .collections
         .iter()
-        .map(|c| render(c, &base))
+        .map(|c| render(c, &base, &schemes))
         .collect::<ApiResult<Vec<_>>>()?;
     let self_path = match req.query_string() {
         "" => "/collections".to_string(),
@@ -143,5 +151,5 @@ pub async fn one(
     let etag = format!("\"c{}\"", c.updated);
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag))
-        .json(render(&c, &base)?))
+        .json(render(&c, &base, &super::auth::schemes(&state))?))
 }

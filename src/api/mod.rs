@@ -9,11 +9,13 @@ pub mod auth;
 pub mod body;
 pub mod collections;
 pub mod conformance;
+pub mod download;
 pub mod error;
 pub mod fields;
 pub mod items;
 pub mod landing;
 pub mod links;
+pub mod me;
 pub mod openapi;
 pub mod panic;
 pub mod params;
@@ -110,6 +112,11 @@ impl AppState {
         }
     }
 
+    /// The OpenID Connect issuer, when tokens are accepted.
+    pub fn oidc_issuer(&self) -> Option<&str> {
+        None
+    }
+
     /// True when the Transactions extension is enabled.
     pub fn transactions(&self) -> bool {
         self.config.auth.admin_token.is_some() && self.catalog.capabilities().writes
@@ -181,6 +188,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .put(transactions::replace_item)
             .patch(transactions::patch_item)
             .delete(transactions::delete_item)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/collections/{collection}/items/{item}/assets/{asset}/download")
+            .get(download::download)
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/me")
+            .get(me::me)
             .default_service(not_allowed()),
     )
     .service(

@@ -71,9 +71,11 @@ async fn write_collection(
     } else {
         HttpResponse::Ok()
     };
-    Ok(res
-        .insert_header((header::LOCATION, location))
-        .json(render(&stored, &base)?))
+    Ok(res.insert_header((header::LOCATION, location)).json(render(
+        &stored,
+        &base,
+        &super::auth::schemes(state),
+    )?))
 }
 
 /// `POST /collections`

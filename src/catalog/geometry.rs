@@ -130,6 +130,12 @@ impl Footprint {
         Self::from_geo(geometry)
     }
 
+    /// The geodesic area on the WGS 84 ellipsoid, in km² (what quotas count).
+    pub fn area_km2(&self) -> f64 {
+        use geo::GeodesicArea;
+        self.geometry.geodesic_area_unsigned() / 1.0e6
+    }
+
     /// Wraps a geometry, checking that it is in longitude/latitude.
     pub fn from_geo(geometry: geo::Geometry<f64>) -> Result<Footprint> {
         let rect = geometry

@@ -135,4 +135,45 @@ mod tests {
         v.as_object_mut().unwrap().remove("renders");
         assert!(check("broken.json", &v.to_string()).is_err());
     }
+
+    #[test]
+    fn access_policies_are_checked() {
+        let access: Value =
+            serde_json::from_str(include_str!("../../schemas/access.json")).unwrap();
+        let profile: Value = serde_json::from_str(PROFILE).unwrap();
+        let mut embedded = profile["properties"]["tuilerie:access"].clone();
+        embedded["$schema"] = access["$schema"].clone();
+        assert_eq!(
+            embedded, access,
+            "schemas/access.json and the profile differ"
+        );
+
+        let pleiades = SHIPPED
+            .iter()
+            .find(|(n, _)| *n == "pleiades.json")
+            .unwrap()
+            .1;
+        let doc = check("pleiades.json", pleiades).unwrap();
+        assert!(matches!(doc.access, crate::catalog::Access::Restricted(_)));
+        let base: Value = serde_json::from_str(pleiades).unwrap();
+        for (field, value) in [
+            (
+                "tuilerie:access",
+                serde_json::json!({"policy": "restricted"}),
+            ),
+            (
+                "tuilerie:access",
+                serde_json::json!({"policy": "restricted", "roles": ["root"]}),
+            ),
+            (
+                "tuilerie:access",
+                serde_json::json!({"policy": "open", "roles": ["scientific"]}),
+            ),
+            ("tuilerie:other", serde_json::json!(1)),
+        ] {
+            let mut v = base.clone();
+            v[field] = value.clone();
+            assert!(check("x.json", &v.to_string()).is_err(), "{field}: {value}");
+        }
+    }
 }

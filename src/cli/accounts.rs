@@ -481,6 +481,79 @@ pub async fn audit(catalog: &SharedCatalog, args: AuditArgs) -> Result<()> {
     Ok(())
 }
 
+/// The demo's accounts and their two published keys: a scientist of an
+/// organisation that signed the charter (sees the licensed collections), and
+/// a member of one that did not (sees open data only, like an anonymous caller).
+pub const DEMO_KEYS: [(&str, &str, &str); 2] = [
+    (
+        "scientific, charter signed (Pléiades, SPOT 6-7, open data)",
+        "demoscience0",
+        "DemoScientistKeyForTryingTuileri",
+    ),
+    (
+        "charter not signed (open data only, as anonymous)",
+        "demovisitor0",
+        "DemoVisitorKeyOpenDataOnlyTuiler",
+    ),
+];
+
+/// Creates the demo's organisations, users and keys (once); returns the keys
+/// to print.
+pub async fn demo_accounts(catalog: &SharedCatalog) -> Result<Vec<(&'static str, String)>> {
+    let accounts = catalog.accounts();
+    let now = now_micros();
+    for (id, name, charter) in [
+        ("demo-lab", "Demo research laboratory", Some("2026-01-05")),
+        (
+            "demo-unsigned",
+            "Demo organisation without a signed charter",
+            None,
+        ),
+    ] {
+        accounts
+            .put_organisation(&Organisation {
+                id: id.into(),
+                name: name.into(),
+                charter_signed: charter.map(String::from),
+                created: now,
+            })
+            .await?;
+    }
+    for (id, org) in [
+        ("demo-scientist", "demo-lab"),
+        ("demo-visitor", "demo-unsigned"),
+    ] {
+        accounts
+            .put_user(&User {
+                id: id.into(),
+                name: id.into(),
+                organisation: org.into(),
+                roles: vec!["scientific".into()],
+                created: now,
+                disabled: false,
+            })
+            .await?;
+    }
+    let mut out = Vec::new();
+    for ((what, id, secret), user) in DEMO_KEYS.iter().zip(["demo-scientist", "demo-visitor"]) {
+        let key = keys::from_parts(id, secret).map_err(|e| invalid(e.to_string()))?;
+        if !accounts.keys(Some(user)).await?.iter().any(|k| k.id == *id) {
+            accounts
+                .add_key(&KeyRecord {
+                    id: key.id.clone(),
+                    user: user.into(),
+                    label: "demo".into(),
+                    hash: key.hash.clone(),
+                    created: now,
+                    revoked: None,
+                })
+                .await?;
+        }
+        out.push((*what, key.key));
+    }
+    Ok(out)
+}
+
 macro_rules! store_of {
     ($t:ty { $($v:ident),* }) => {
         impl $t {

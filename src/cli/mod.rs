@@ -309,6 +309,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 &inputs,
                 &IngestOptions::default(),
             )?;
+            let demo_keys = runtime.block_on(accounts::demo_accounts(&catalog))?;
             if args.no_serve {
                 return Ok(());
             }
@@ -317,6 +318,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 args.dir.display(),
                 config.server.bind
             );
+            println!("Demo API keys (published in the README: for trying the demo only):");
+            for (what, key) in demo_keys {
+                println!("  {what:<58} {key}");
+            }
             runtime.block_on(serve(catalog, config))
         }
     }

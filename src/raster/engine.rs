@@ -158,6 +158,14 @@ impl Engine {
         })
     }
 
+    /// Opens an asset's bytes for a download (within the href policy).
+    pub async fn open_asset(&self, href: &str) -> Result<super::asset::AssetReader> {
+        let (hrefs, href) = (self.hrefs.clone(), href.to_string());
+        tokio::task::spawn_blocking(move || super::asset::AssetReader::open(&hrefs, &href))
+            .await
+            .map_err(|e| RasterError::Internal(format!("opening the asset failed: {e}")))?
+    }
+
     /// Most items painted into one mosaic tile.
     pub fn max_items(&self) -> usize {
         self.max_items

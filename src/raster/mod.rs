@@ -9,6 +9,7 @@
 //! its own LRU of open datasets; a saturated pool answers
 //! [`RasterError::Busy`] at once.
 
+pub mod asset;
 pub mod colormap;
 pub mod crs;
 pub mod encode;

@@ -14,6 +14,7 @@ use super::error::{ApiError, ApiResult};
 use crate::auth::Caller;
 use crate::catalog::Scope;
 use actix_web::{HttpMessage, HttpRequest};
+use serde_json::{Map, Value, json};
 
 /// The query parameter that may carry an API key (for clients that cannot
 /// set headers, such as a QGIS WMS connection).
@@ -77,4 +78,64 @@ pub fn require_admin(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+/// The STAC authentication extension's schema URL.
+pub const AUTH_EXTENSION: &str =
+    "https://stac-extensions.github.io/authentication/v1.1.0/schema.json";
+
+/// This server's `auth:schemes` (STAC authentication extension).
+pub fn schemes(state: &AppState) -> Value {
+    let mut schemes = json!({
+        "apikey": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Tuilerie API key (tui_…) of a member of an organisation that signed the DINAMIS charter, sent as 'Authorization: Bearer <key>' (or as the api_key query parameter, for clients that cannot set headers)"
+        }
+    });
+    if let Some(issuer) = state.oidc_issuer() {
+        schemes["oidc"] = json!({
+            "type": "openIdConnect",
+            "openIdConnectUrl": format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')),
+            "description": "OpenID Connect bearer token of the configured identity provider"
+        });
+    }
+    schemes
+}
+
+/// Advertises the authentication of a restricted collection: the extension,
+/// `auth:schemes`, and `auth:refs` on its item assets and its links to data.
+pub fn advertise(doc: &mut Map<String, Value>, schemes: &Value) {
+    let refs: Vec<Value> = schemes
+        .as_object()
+        .map(|m| m.keys().map(|k| Value::String(k.clone())).collect())
+        .unwrap_or_default();
+    match doc.get_mut("stac_extensions") {
+        Some(Value::Array(list)) => {
+            if !list.iter().any(|v| v == AUTH_EXTENSION) {
+                list.push(Value::String(AUTH_EXTENSION.into()));
+            }
+        }
+        _ => {
+            doc.insert("stac_extensions".into(), json!([AUTH_EXTENSION]));
+        }
+    }
+    doc.insert("auth:schemes".into(), schemes.clone());
+    if let Some(Value::Object(assets)) = doc.get_mut("item_assets") {
+        for asset in assets.values_mut() {
+            if let Value::Object(a) = asset {
+                a.insert("auth:refs".into(), Value::Array(refs.clone()));
+            }
+        }
+    }
+    if let Some(Value::Array(links)) = doc.get_mut("links") {
+        for link in links.iter_mut() {
+            let rel = link.get("rel").and_then(Value::as_str).unwrap_or("");
+            if matches!(rel, "items" | "xyz" | "tilejson" | "wmts")
+                && let Value::Object(l) = link
+            {
+                l.insert("auth:refs".into(), Value::Array(refs.clone()));
+            }
+        }
+    }
 }
