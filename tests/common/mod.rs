@@ -366,3 +366,56 @@ pub fn wgs84_bounds(path: &Path) -> [f64; 4] {
         .transform_bounds(&b, 21)
         .unwrap()
 }
+
+/// The demo store with (smaller, same-resolution) demo rasters beside it.
+pub struct RasterDemo {
+    /// The directory holding the store and the rasters.
+    pub dir: tempfile::TempDir,
+    /// The store.
+    pub db: Db,
+}
+
+/// The demo store and demo rasters at 0.3 of their extent, once per test binary.
+pub fn raster_demo() -> &'static RasterDemo {
+    static D: OnceLock<RasterDemo> = OnceLock::new();
+    D.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = fresh_db(dir.path(), "tuilerie.db");
+        build_demo_store(&db, dir.path());
+        tuilerie::demo::write_rasters_scaled(dir.path(), 0.3).unwrap();
+        RasterDemo { dir, db }
+    })
+}
+
+/// A GET with a bearer token.
+pub async fn get_as<S, B>(app: &S, uri: &str, token: &str) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody,
+{
+    call(
+        app,
+        test::TestRequest::get()
+            .uri(uri)
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .to_request(),
+    )
+    .await
+}
+
+/// A POST of JSON with a bearer token.
+pub async fn post_as<S, B>(app: &S, uri: &str, body: &Value, token: &str) -> Reply
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody,
+{
+    call(
+        app,
+        test::TestRequest::post()
+            .uri(uri)
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .set_json(body)
+            .to_request(),
+    )
+    .await
+}
