@@ -157,6 +157,11 @@ pub struct AuthConfig {
     /// Yearly download quotas in km² that replace those of the collections'
     /// `tuilerie:access.quotas_km2`: `[auth.quotas.spot-6-7] private-rd = 2000`.
     pub quotas: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+    /// `[auth.oidc]`: OpenID Connect bearer tokens (off unless `issuer` is set).
+    pub oidc: crate::auth::oidc::OidcConfig,
+    /// `[auth.rate_limit]`: request rates per address and per caller, and the
+    /// throttle of failed authentications.
+    pub rate_limit: crate::auth::ratelimit::RateLimitConfig,
 }
 
 /// Logging settings.
@@ -634,6 +639,12 @@ impl Config {
                 "…".into(),
                 "must be at least 16 characters",
             ));
+        }
+        if let Err(e) = crate::auth::oidc::OidcVerifier::new(&self.auth.oidc) {
+            return Err(bad("auth.oidc", "…".into(), &e.to_string()));
+        }
+        if let Err(e) = self.auth.rate_limit.validate() {
+            return Err(bad("auth.rate_limit", "…".into(), &e.to_string()));
         }
         for (collection, roles) in &self.auth.quotas {
             for (role, km2) in roles {

@@ -97,6 +97,16 @@ impl AppState {
             .expect("a tile cache without a disk tier cannot fail to start")
         });
         let config_wms = config.wms.clone();
+        let oidc = match crate::auth::oidc::OidcVerifier::new(&config.auth.oidc) {
+            Ok(v) => v.map(Arc::new),
+            Err(e) => {
+                // Config::validate refuses this first; a state built by hand
+                // without validation accepts no tokens rather than all.
+                tracing::error!("{e}; OpenID Connect tokens are refused");
+                None
+            }
+        };
+        let guards = auth::guards::Guards::new(&config.auth.rate_limit);
         AppState {
             catalog,
             config: Arc::new(config),
@@ -107,14 +117,16 @@ impl AppState {
             renders: moka::sync::Cache::new(1024),
             wms: wms::WmsState::new(&config_wms),
             verified_keys: Default::default(),
-            oidc: None,
-            guards: Default::default(),
+            oidc,
+            guards,
         }
     }
 
     /// The OpenID Connect issuer, when tokens are accepted.
     pub fn oidc_issuer(&self) -> Option<&str> {
-        None
+        self.oidc
+            .as_ref()
+            .and(self.config.auth.oidc.issuer.as_deref())
     }
 
     /// True when the Transactions extension is enabled.
