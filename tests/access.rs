@@ -360,7 +360,16 @@ async fn every_endpoint_answers_each_identity_by_its_rights() {
                     continue;
                 }
                 assert_eq!(r.status, 200, "{} {uri}: {}", who.name, r.text());
-                let text = r.text();
+                // Links echo the request (its ids, its filter): look at the rest.
+                let text = if r.content_type.contains("json") {
+                    let mut v = r.json();
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("links");
+                    }
+                    v.to_string()
+                } else {
+                    r.text()
+                };
                 let shows_item = p.other_ids.iter().any(|id| text.contains(id.as_str()));
                 if !entitled {
                     assert!(

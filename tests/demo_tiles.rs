@@ -10,26 +10,28 @@ use gdal::Dataset;
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use serde_json::Value;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 use tuilerie::raster::tms;
 
-struct Demo {
-    dir: tempfile::TempDir,
-    db: PathBuf,
+// These suites look at the whole catalogue, licensed collections included:
+// they call as the demo's scientist (access control: tests/access.rs).
+async fn get<S, B>(app: &S, uri: &str) -> Reply
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    get_as(app, uri, SCIENTIST).await
 }
 
+
 /// The demo store and (smaller, same-resolution) demo rasters, once.
-fn demo() -> &'static Demo {
-    static D: OnceLock<Demo> = OnceLock::new();
-    D.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("tuilerie.db");
-        build_demo_store(&db, dir.path());
-        tuilerie::demo::write_rasters_scaled(dir.path(), 0.3).unwrap();
-        Demo { dir, db }
-    })
+fn demo() -> &'static RasterDemo {
+    raster_demo()
 }
 
 fn items() -> Vec<Value> {

@@ -8,6 +8,33 @@ use common::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashSet};
 
+// These suites look at the whole catalogue, licensed collections included:
+// they call as the demo's scientist (access control: tests/access.rs).
+async fn get<S, B>(app: &S, uri: &str) -> Reply
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    get_as(app, uri, SCIENTIST).await
+}
+
+async fn post<S, B>(app: &S, uri: &str, body: &Value) -> Reply
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    post_as(app, uri, body, SCIENTIST).await
+}
+
+
 fn t(s: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(s)
         .unwrap()
@@ -300,6 +327,7 @@ async fn items_come_back_unchanged_and_with_links() {
             actix_web::test::TestRequest::get()
                 .uri(&format!("/collections/{c}/items/{id}"))
                 .insert_header(("If-None-Match", etag))
+                .insert_header(("Authorization", format!("Bearer {SCIENTIST}")))
                 .to_request(),
         )
         .await;
@@ -971,7 +999,7 @@ async fn search_plans_agree() {
             let mut query = SearchQuery::from_json_body(body.clone(), Limits::default()).unwrap();
             let mut seen = Vec::new();
             loop {
-                let page = store.search(&Scope::anonymous(), &query).await.unwrap();
+                let page = store.search(&Scope::All, &query).await.unwrap();
                 seen.push((
                     page.items.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
                     page.number_matched,

@@ -156,7 +156,8 @@ async fn browsers_asking_for_the_root_go_to_the_viewer_api_clients_do_not() {
     let r = call(&app, accept("/", BROWSER)).await;
     assert_eq!(r.status, 303);
     assert_eq!(header(&r, "location"), "http://localhost:8080/viewer");
-    assert_eq!(header(&r, "vary"), "Accept");
+    // Answers depend on Accept, and (as every answer) on the credential.
+    assert_eq!(header(&r, "vary"), "Accept, Authorization");
 
     for client in ["application/json", "*/*", "application/json, text/html"] {
         let r = call(&app, accept("/", client)).await;
@@ -166,7 +167,8 @@ async fn browsers_asking_for_the_root_go_to_the_viewer_api_clients_do_not() {
     }
     let r = get(&app, "/").await;
     assert_eq!(r.status, 200);
-    assert_eq!(header(&r, "vary"), "Accept");
+    // Answers depend on Accept, and (as every answer) on the credential.
+    assert_eq!(header(&r, "vary"), "Accept, Authorization");
     let links = r.json()["links"].as_array().cloned().unwrap_or_default();
     assert!(links.iter().any(|l| l["rel"] == "alternate"
         && l["type"] == "text/html"

@@ -11,26 +11,28 @@ use common::*;
 use gdal::Dataset;
 use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 use tuilerie::api::{self, AppState};
 
-struct Demo {
-    dir: tempfile::TempDir,
-    db: PathBuf,
+// These suites look at the whole catalogue, licensed collections included:
+// they call as the demo's scientist (access control: tests/access.rs).
+async fn get<S, B>(app: &S, uri: &str) -> Reply
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    get_as(app, uri, SCIENTIST).await
 }
 
+
 /// The demo store and (smaller, same-resolution) demo rasters, once.
-fn demo() -> &'static Demo {
-    static D: OnceLock<Demo> = OnceLock::new();
-    D.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("tuilerie.db");
-        build_demo_store(&db, dir.path());
-        tuilerie::demo::write_rasters_scaled(dir.path(), 0.3).unwrap();
-        Demo { dir, db }
-    })
+fn demo() -> &'static RasterDemo {
+    raster_demo()
 }
 
 fn config() -> tuilerie::config::Config {
@@ -79,7 +81,7 @@ fn server() -> u16 {
         let db = demo().db.clone();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let state = actix_web::web::Data::new(AppState::new(open(&db), config()));
+                let state = actix_web::web::Data::new(AppState::new(open_db(&db).await, config()));
                 let server = actix_web::HttpServer::new(move || api::app(state.clone()))
                     .workers(2)
                     .bind(("127.0.0.1", 0))

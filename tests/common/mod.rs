@@ -126,6 +126,16 @@ pub async fn open_db(db: &Db) -> SharedCatalog {
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
+/// The demo's published key of a scientist whose organisation signed the
+/// charter: sees every collection, restricted ones included. Suites about
+/// STAC, tiles or WMS behaviour over the whole catalogue call as this user;
+/// access control itself is tested in tests/access.rs.
+pub const SCIENTIST: &str = "tui_demoscience0_DemoScientistKeyForTryingTuileri";
+
+/// The demo's key of a member of an organisation without a signed charter:
+/// sees open data only.
+pub const VISITOR: &str = "tui_demovisitor0_DemoVisitorKeyOpenDataOnlyTuiler";
+
 /// A directory that lives as long as the test binary.
 fn fixture_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
@@ -164,6 +174,9 @@ fn build_demo_store_blocking(db: &Db, demo_dir: &Path) {
     )
     .unwrap();
     assert_eq!(report.rejected, 0, "{:?}", report.rejections);
+    // The demo's accounts and published keys (SCIENTIST sees every collection).
+    rt.block_on(tuilerie::cli::accounts::demo_accounts(&catalog))
+        .unwrap();
     drop(catalog);
     rt.shutdown_background();
 }
