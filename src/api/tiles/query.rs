@@ -44,12 +44,12 @@ pub const SIZE_PARAMS: &[&str] = &["max_size", "width", "height", "histogram_bin
 pub struct Query(pub Vec<(String, String)>);
 
 impl Query {
-    /// Parses a raw query string (without the `api_key` credential, which
-    /// the authentication middleware reads).
+    /// Parses a raw query string. An `api_key` credential stays in (the
+    /// authentication middleware reads it; documents forward it into the
+    /// tile URLs they advertise) but never reaches rendering.
     pub fn parse(raw: &str) -> Query {
         Query(
             url::form_urlencoded::parse(raw.as_bytes())
-                .filter(|(k, _)| k != crate::api::auth::KEY_PARAM)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         )
@@ -80,6 +80,7 @@ impl Query {
     pub fn check(&self, extra: &[&[&str]]) -> ApiResult<()> {
         for (k, _) in &self.0 {
             let known = RENDER_PARAMS.contains(&k.as_str())
+                || k == crate::api::auth::KEY_PARAM
                 || extra.iter().any(|list| list.contains(&k.as_str()));
             if !known {
                 return Err(ApiError::bad_request(format!(

@@ -56,7 +56,15 @@ pub async fn respond(
         }
     }
     let base = Base::of(req, state.config.server.public_url.as_deref());
-    let key = format!("{}|{scope:?}|{}|{sequence}", version.as_str(), base.0);
+    // A key given as `api_key` goes into every URL of the document: clients
+    // such as QGIS call the advertised URLs, and could not send it otherwise.
+    let api_key = crate::api::auth::key_param(req).filter(|k| !k.is_empty());
+    let key = format!(
+        "{}|{scope:?}|{}|{sequence}|{}",
+        version.as_str(),
+        base.0,
+        api_key.as_deref().unwrap_or("")
+    );
     let doc = match state.wms.capabilities.get(&key) {
         Some(doc) => doc,
         None => {
@@ -66,7 +74,14 @@ pub async fn respond(
                 let time = layers::time_dimension(state, &scope, &layer).await?;
                 layers.push((layer, time));
             }
-            let doc = Arc::new(document(state, version, &base, sequence, &layers));
+            let doc = Arc::new(document(
+                state,
+                version,
+                &base,
+                api_key.as_deref(),
+                sequence,
+                &layers,
+            ));
             state.wms.capabilities.insert(key, doc.clone());
             doc
         }
@@ -225,11 +240,20 @@ pub fn document(
     state: &AppState,
     version: Version,
     base: &Base,
+    api_key: Option<&str>,
     sequence: i64,
     layers: &[(Arc<Layer>, Option<TimeDimension>)],
 ) -> String {
     let config = &state.config;
-    let href = base.url("/wms?");
+    let href = match api_key {
+        Some(k) => format!(
+            "{}{}={}&",
+            base.url("/wms?"),
+            crate::api::auth::KEY_PARAM,
+            crate::api::links::query_value(k)
+        ),
+        None => base.url("/wms?"),
+    };
     let sequence = sequence.to_string();
     let mut x = Xml::new();
     match version {
