@@ -86,7 +86,11 @@ def run(root: str, demo_dir: str) -> None:
 
     for version in ("1.1.1", "1.3.0"):
         v = f"[{version}]"
-        wms = WebMapService(f"{root}/wms", version=version, timeout=120)
+        # The key in the URL, as a QGIS connection carries it: OWSLib then calls
+        # the URLs the capabilities advertise, which must carry it too.
+        key = os.environ.get("TUILERIE_API_KEY", "")
+        url = f"{root}/wms?api_key={key}" if key else f"{root}/wms"
+        wms = WebMapService(url, version=version, timeout=120)
         check(f"{v} capabilities: version", wms.identification.version == version,
               wms.identification.version)
         names = list(wms.contents)
