@@ -11,12 +11,111 @@
 mod common;
 
 use common::*;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 use tuilerie::auth::keys;
 use tuilerie::catalog::SharedCatalog;
 use tuilerie::catalog::accounts::{KeyRecord, Organisation, User};
 use tuilerie::raster::tms;
+
+const ISSUER: &str = "https://sso.example.org/realms/dinamis";
+const AUDIENCE: &str = "tuilerie";
+
+/// An RSA key made by the openssl CLI (PKCS#1 DER, what jsonwebtoken signs with).
+fn rsa_key(dir: &Path, name: &str) -> EncodingKey {
+    let run = |args: &[&str]| {
+        let ok = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("the openssl command")
+            .success();
+        assert!(ok, "openssl {args:?}");
+    };
+    let (pem, der) = (format!("{name}.pem"), format!("{name}.der"));
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        &pem,
+    ]);
+    run(&[
+        "rsa",
+        "-in",
+        &pem,
+        "-traditional",
+        "-outform",
+        "DER",
+        "-out",
+        &der,
+    ]);
+    EncodingKey::from_rsa_der(&std::fs::read(dir.join(der)).unwrap())
+}
+
+/// The identity provider: its signing key, a forger's key, and the JWKS file.
+struct Provider {
+    key: EncodingKey,
+    forger: EncodingKey,
+    jwks: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn provider() -> &'static Provider {
+    static P: OnceLock<Provider> = OnceLock::new();
+    P.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rsa_key(dir.path(), "idp");
+        let forger = rsa_key(dir.path(), "forger");
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
+        jwk.common.key_id = Some("idp-1".into());
+        let jwks = dir.path().join("jwks.json");
+        std::fs::write(
+            &jwks,
+            serde_json::to_string(&JwkSet { keys: vec![jwk] }).unwrap(),
+        )
+        .unwrap();
+        Provider {
+            key,
+            forger,
+            jwks,
+            _dir: dir,
+        }
+    })
+}
+
+fn token(claims: Value, key: &EncodingKey) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("idp-1".into());
+    jsonwebtoken::encode(&header, &claims, key).unwrap()
+}
+
+fn claims(roles: &[&str], org: &str, exp_from_now: i64) -> Value {
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "ada", "name": "Ada", "exp": now + exp_from_now,
+           "iat": now, "roles": roles, "org": org})
+}
+
+/// An unsigned token (`alg: none`), built by hand.
+fn unsigned_token() -> String {
+    use base64::Engine;
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&claims(&["dinamis-scientific"], "lab", 600))
+    )
+}
 
 /// Restricted collections and the roles they admit.
 const RESTRICTED: [(&str, &[&str]); 2] = [
@@ -110,8 +209,7 @@ async fn identities(catalog: &SharedCatalog) -> Vec<Identity> {
     let revoked_id = keys::parse(&revoked).unwrap().id.to_string();
     assert!(catalog.accounts().revoke_key(&revoked_id, 1).await.unwrap());
     // Right id, wrong secret.
-    let forged_key = format!("{}{}", &scientific[..scientific.len() - 1], "Z")
-        .replace("ZZ", "YZ");
+    let forged_key = format!("{}{}", &scientific[..scientific.len() - 1], "Z").replace("ZZ", "YZ");
     vec![
         Identity {
             name: "anonymous",
@@ -158,6 +256,43 @@ async fn identities(catalog: &SharedCatalog) -> Vec<Identity> {
             token: Some("not-a-key".into()),
             roles: None,
         },
+        Identity {
+            name: "OIDC public-actor",
+            token: Some(token(
+                claims(&["dinamis-public"], "ministry", 600),
+                &provider().key,
+            )),
+            roles: Some(vec!["public-actor"]),
+        },
+        Identity {
+            name: "OIDC, organisation unknown",
+            token: Some(token(
+                claims(&["dinamis-scientific"], "elsewhere", 600),
+                &provider().key,
+            )),
+            roles: Some(vec![]),
+        },
+        Identity {
+            name: "expired JWT",
+            token: Some(token(
+                claims(&["dinamis-scientific"], "lab", -3600),
+                &provider().key,
+            )),
+            roles: None,
+        },
+        Identity {
+            name: "forged JWT",
+            token: Some(token(
+                claims(&["dinamis-scientific"], "lab", 600),
+                &provider().forger,
+            )),
+            roles: None,
+        },
+        Identity {
+            name: "unsigned JWT (alg none)",
+            token: Some(unsigned_token()),
+            roles: None,
+        },
     ]
 }
 
@@ -182,7 +317,12 @@ where
         >,
     B: actix_web::body::MessageBody,
 {
-    let page = get_as(app, &format!("/collections/{collection}/items?limit=100"), admin).await;
+    let page = get_as(
+        app,
+        &format!("/collections/{collection}/items?limit=100"),
+        admin,
+    )
+    .await;
     assert_eq!(page.status, 200, "{}", page.text());
     let page = page.json();
     let features = page["features"].as_array().unwrap();
@@ -238,26 +378,54 @@ fn restricted_endpoints(p: &Probe) -> Vec<(String, u16)> {
         (format!("/collections/{c}/items"), 404),
         (format!("/collections/{c}/items/{i}"), 404),
         (format!("/collections/{c}/queryables"), 404),
-        (format!("/collections/{c}/items/{i}/tiles/WebMercatorQuad/{z}/{x}/{y}.png"), 404),
-        (format!("/collections/{c}/items/{i}/WebMercatorQuad/tilejson.json"), 404),
-        (format!("/collections/{c}/items/{i}/WMTSCapabilities.xml"), 404),
+        (
+            format!("/collections/{c}/items/{i}/tiles/WebMercatorQuad/{z}/{x}/{y}.png"),
+            404,
+        ),
+        (
+            format!("/collections/{c}/items/{i}/WebMercatorQuad/tilejson.json"),
+            404,
+        ),
+        (
+            format!("/collections/{c}/items/{i}/WMTSCapabilities.xml"),
+            404,
+        ),
         (format!("/collections/{c}/items/{i}/statistics"), 404),
         (format!("/collections/{c}/items/{i}/point/{lon},{lat}"), 404),
-        (format!("/collections/{c}/items/{i}/preview.png?max_size=64"), 404),
+        (
+            format!("/collections/{c}/items/{i}/preview.png?max_size=64"),
+            404,
+        ),
         (format!("/collections/{c}/items/{i}/info"), 404),
-        (format!("/collections/{c}/tiles/WebMercatorQuad/{z}/{x}/{y}.png"), 404),
-        (format!("/collections/{c}/WebMercatorQuad/tilejson.json"), 404),
+        (
+            format!("/collections/{c}/tiles/WebMercatorQuad/{z}/{x}/{y}.png"),
+            404,
+        ),
+        (
+            format!("/collections/{c}/WebMercatorQuad/tilejson.json"),
+            404,
+        ),
         (format!("/collections/{c}/WMTSCapabilities.xml"), 404),
-        (format!("/collections/{c}/items/{i}/assets/{a}/download"), 404),
         (
-            format!("{wms}&REQUEST=GetMap&LAYERS={c}&STYLES=&CRS=EPSG:3857&BBOX={bbox}&WIDTH=64&HEIGHT=64&FORMAT=image/png"),
+            format!("/collections/{c}/items/{i}/assets/{a}/download"),
+            404,
+        ),
+        (
+            format!(
+                "{wms}&REQUEST=GetMap&LAYERS={c}&STYLES=&CRS=EPSG:3857&BBOX={bbox}&WIDTH=64&HEIGHT=64&FORMAT=image/png"
+            ),
             400,
         ),
         (
-            format!("{wms}&REQUEST=GetFeatureInfo&LAYERS={c}&QUERY_LAYERS={c}&STYLES=&CRS=EPSG:3857&BBOX={bbox}&WIDTH=64&HEIGHT=64&I=32&J=32&INFO_FORMAT=application/json"),
+            format!(
+                "{wms}&REQUEST=GetFeatureInfo&LAYERS={c}&QUERY_LAYERS={c}&STYLES=&CRS=EPSG:3857&BBOX={bbox}&WIDTH=64&HEIGHT=64&I=32&J=32&INFO_FORMAT=application/json"
+            ),
             400,
         ),
-        (format!("{wms}&REQUEST=GetLegendGraphic&LAYER={c}&FORMAT=image/png"), 400),
+        (
+            format!("{wms}&REQUEST=GetLegendGraphic&LAYER={c}&FORMAT=image/png"),
+            400,
+        ),
     ]
 }
 
@@ -270,11 +438,23 @@ fn listing_endpoints(p: &Probe) -> Vec<String> {
         "/".into(),
         "/collections".into(),
         format!("/collections?q={}", p.collection),
-        format!("/collections?bbox={},{},{},{}", lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01),
+        format!(
+            "/collections?bbox={},{},{},{}",
+            lon - 0.01,
+            lat - 0.01,
+            lon + 0.01,
+            lat + 0.01
+        ),
         "/queryables".into(),
         format!("/search?collections={}", p.collection),
         format!("/search?ids={}", p.item),
-        format!("/search?bbox={},{},{},{}&limit=100", lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01),
+        format!(
+            "/search?bbox={},{},{},{}&limit=100",
+            lon - 0.01,
+            lat - 0.01,
+            lon + 0.01,
+            lat + 0.01
+        ),
         format!("/search?filter=id='{}'&filter-lang=cql2-text", p.item),
         "/me".into(),
         "/viewer/config.json".into(),
@@ -316,6 +496,14 @@ fn config() -> tuilerie::config::Config {
     c.raster.roots = vec![raster_demo().dir.path().to_path_buf()];
     c.raster.threads = 2;
     c.cache.disk_dir = None;
+    c.auth.oidc.issuer = Some(ISSUER.into());
+    c.auth.oidc.audience = vec![AUDIENCE.into()];
+    c.auth.oidc.jwks = Some(provider().jwks.display().to_string());
+    c.auth.oidc.role_map = BTreeMap::from([
+        ("dinamis-scientific".to_string(), "scientific".to_string()),
+        ("dinamis-public".to_string(), "public-actor".to_string()),
+    ]);
+    c.validate().unwrap();
     c
 }
 
@@ -423,4 +611,295 @@ async fn search_counts_only_what_the_caller_may_see() {
     assert!(matched["private-rd"] > matched["anonymous"]);
     assert!(matched["private-rd"] < matched["scientific"]);
     assert_eq!(matched["admin"], matched["scientific"]);
+}
+
+/// The `<Name>`s of the layers of a WMS capabilities document, in order.
+fn layer_names(capabilities: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(capabilities).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("Layer"))
+        .filter_map(|l| {
+            l.children()
+                .find(|c| c.has_tag_name("Name"))
+                .and_then(|n| n.text())
+                .map(String::from)
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_root_wms_layer_paints_exactly_the_visible_layers() {
+    let db = raster_demo().db.clone();
+    let catalog = open_db(&db).await;
+    let people = identities(&catalog).await;
+    drop(catalog);
+    let app = app(db, config()).await;
+    let admin = people.iter().find(|p| p.name == "admin").unwrap();
+    let probe = probe(&app, admin.token.as_deref().unwrap(), "pleiades").await;
+    let b = probe.box3857;
+    let map = |layers: &str| {
+        format!(
+            "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS={layers}&STYLES=&CRS=EPSG:3857\
+             &BBOX={},{},{},{}&WIDTH=128&HEIGHT=128&FORMAT=image/png&TRANSPARENT=TRUE",
+            b[0], b[1], b[2], b[3]
+        )
+    };
+    let mut images = BTreeMap::new();
+    for who in people.iter().filter(|p| !p.refused()) {
+        let caps = call_as(
+            &app,
+            "/wms?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0",
+            who,
+        )
+        .await;
+        let names = layer_names(&caps.text());
+        let (root, layers) = names.split_first().unwrap();
+        assert_eq!(
+            layers.contains(&"pleiades".to_string()),
+            who.entitled("pleiades"),
+            "{}: {names:?}",
+            who.name
+        );
+        let whole = call_as(&app, &map(root), who).await;
+        assert_eq!(whole.status, 200, "{}: {}", who.name, whole.text());
+        let each = call_as(&app, &map(&layers.join(",")), who).await;
+        assert_eq!(each.status, 200, "{}: {}", who.name, each.text());
+        let (whole, each) = (
+            image::load_from_memory(&whole.body).unwrap().to_rgba8(),
+            image::load_from_memory(&each.body).unwrap().to_rgba8(),
+        );
+        assert!(
+            whole == each,
+            "{}: the root layer is not its visible layers",
+            who.name
+        );
+        images.insert(who.name, whole);
+    }
+    // The box shows Pléiades pixels to those entitled, and none to the others.
+    assert!(images["scientific"] != images["anonymous"]);
+    assert!(images["admin"] == images["scientific"]);
+    assert!(images["charter not signed"] == images["anonymous"]);
+}
+
+/// A real HTTP server over a store (concurrent clients need one).
+fn serve(db: Db, config: tuilerie::config::Config) -> u16 {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let state =
+                actix_web::web::Data::new(tuilerie::api::AppState::new(open_db(&db).await, config));
+            let server = actix_web::HttpServer::new(move || tuilerie::api::app(state.clone()))
+                .workers(4)
+                .bind(("127.0.0.1", 0))
+                .unwrap();
+            tx.send(server.addrs()[0].port()).unwrap();
+            server.run().await.unwrap();
+        })
+    });
+    rx.recv().unwrap()
+}
+
+/// Status and body of a GET with a bearer token (no error on 4xx).
+fn fetch(url: &str, token: &str) -> (u16, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .get(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_vec().unwrap())
+}
+
+/// The geodesic area (km²) of an item's footprint, computed here from its GeoJSON.
+fn area_km2(item: &Value) -> f64 {
+    use geo::GeodesicArea;
+    let g: geojson::Geometry = serde_json::from_value(item["geometry"].clone()).unwrap();
+    let g: geo::Geometry<f64> = g.value.try_into().unwrap();
+    g.geodesic_area_unsigned() / 1e6
+}
+
+#[test]
+fn fifty_concurrent_downloads_at_the_quota_edge_never_pass_it() {
+    // The raster demo's store (private to this binary), with a user of its own.
+    let (dir, db) = (raster_demo().dir.path(), raster_demo().db.clone());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let catalog = rt.block_on(open_db(&db));
+    rt.block_on(add_org(&catalog, "lab", true));
+    let key = rt.block_on(add_user_key(&catalog, "racer", "lab", &["scientific"]));
+    drop(catalog);
+    // The demo items' assets are under this store's directory.
+    let items: Vec<Value> = {
+        let mut c = common::config(false);
+        c.raster.roots = vec![dir.to_path_buf()];
+        let port = serve(db.clone(), c);
+        let (status, body) = fetch(
+            &format!("http://127.0.0.1:{port}/collections/pleiades/items?limit=100"),
+            &key,
+        );
+        assert_eq!(status, 200);
+        let page: Value = serde_json::from_slice(&body).unwrap();
+        // 20 items for 50 downloads: most are asked for two or three times at
+        // once, and a second download of an item must not count again.
+        page["features"].as_array().unwrap()[..20].to_vec()
+    };
+    let asset = "MS";
+    for item in &items {
+        let href = item["assets"][asset]["href"].as_str().unwrap();
+        assert!(Path::new(href).exists(), "{href}");
+    }
+    let areas: Vec<f64> = items.iter().map(area_km2).collect();
+    let total: f64 = areas.iter().sum();
+    // A quota that some items fit in, but not all.
+    let quota = total * 0.55;
+    let mut config = common::config(false);
+    config.raster.roots = vec![dir.to_path_buf()];
+    config.auth.quotas = BTreeMap::from([(
+        "pleiades".to_string(),
+        BTreeMap::from([("scientific".to_string(), quota)]),
+    )]);
+    let port = serve(db.clone(), config);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(50));
+    let handles: Vec<_> = (0..50)
+        .map(|n| {
+            let item = items[n % items.len()]["id"].as_str().unwrap().to_string();
+            let (key, barrier) = (key.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let url = format!(
+                    "http://127.0.0.1:{port}/collections/pleiades/items/{item}/assets/{asset}/download"
+                );
+                let (status, body) = fetch(&url, &key);
+                (item, status, body)
+            })
+        })
+        .collect();
+    let results: Vec<(String, u16, Vec<u8>)> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let granted: std::collections::BTreeSet<&str> = results
+        .iter()
+        .filter(|r| r.1 == 200)
+        .map(|r| r.0.as_str())
+        .collect();
+    let denied = results.iter().filter(|r| r.1 == 403).count();
+    assert_eq!(
+        results.iter().filter(|r| r.1 != 200 && r.1 != 403).count(),
+        0,
+        "{:?}",
+        results.iter().map(|r| r.1).collect::<Vec<_>>()
+    );
+    let counted: f64 = items
+        .iter()
+        .zip(&areas)
+        .filter(|(i, _)| granted.contains(i["id"].as_str().unwrap()))
+        .map(|(_, a)| a)
+        .sum();
+    eprintln!(
+        "{} items of {total:.3} km², quota {quota:.3}: {} granted ({counted:.3} km²), {denied} refused",
+        items.len(),
+        granted.len()
+    );
+    assert!(!granted.is_empty() && denied > 0);
+    assert!(counted <= quota + 1e-9, "{counted} > {quota}");
+    // Granted bytes are the file's.
+    for (item, status, body) in &results {
+        if *status == 200 {
+            let i = items.iter().find(|i| i["id"] == item.as_str()).unwrap();
+            let href = i["assets"][asset]["href"].as_str().unwrap();
+            assert_eq!(body, &std::fs::read(href).unwrap());
+        } else {
+            let v: Value = serde_json::from_slice(body).unwrap();
+            assert_eq!(v["code"], "QuotaExceeded");
+            assert!((v["quota_km2"].as_f64().unwrap() - quota).abs() < 1e-6);
+            assert!(
+                v["used_km2"].as_f64().unwrap() + v["needed_km2"].as_f64().unwrap() > quota - 1e-3
+            );
+        }
+    }
+    // The store agrees: /me and the ledger.
+    let (_, me) = fetch(&format!("http://127.0.0.1:{port}/me"), &key);
+    let me: Value = serde_json::from_slice(&me).unwrap();
+    let used = me["quotas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["collection"] == "pleiades")
+        .unwrap()["used_km2"]
+        .as_f64()
+        .unwrap();
+    assert!((used - counted).abs() < 1e-2, "/me {used} vs {counted}");
+    let catalog = rt.block_on(open_db(&db));
+    let ledger = rt.block_on(catalog.accounts().ledger(None)).unwrap();
+    let mine: Vec<_> = ledger.iter().filter(|e| e.user == "racer").collect();
+    assert_eq!(mine.len(), granted.len());
+    let audit = rt
+        .block_on(catalog.accounts().audit_events(100_000))
+        .unwrap();
+    let downloads: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "download" && e.user.as_deref() == Some("racer"))
+        .collect();
+    assert_eq!(downloads.len(), 50, "every grant and denial is audited");
+    assert_eq!(
+        downloads.iter().filter(|e| e.outcome == "denied").count(),
+        denied
+    );
+}
+
+#[test]
+fn rate_limits_answer_429_with_retry_after() {
+    let db = raster_demo().db.clone();
+    let mut config = config();
+    config.auth.rate_limit.per_key_per_s = 1.0;
+    config.auth.rate_limit.per_key_burst = 5;
+    config.auth.rate_limit.per_ip_per_s = 1.0;
+    config.auth.rate_limit.per_ip_burst = 8;
+    config.auth.rate_limit.auth_failures_per_min = 1.0;
+    config.auth.rate_limit.auth_failures_burst = 3;
+    let port = serve(db, config);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |path: &str, token: Option<&str>| {
+        let mut req = agent.get(&format!("http://127.0.0.1:{port}{path}"));
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let r = req.call().unwrap();
+        (
+            r.status().as_u16(),
+            r.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from),
+        )
+    };
+    // Anonymous callers, by address: the burst, then 429 with Retry-After.
+    let statuses: Vec<u16> = (0..12).map(|_| get("/collections", None).0).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        8,
+        "{statuses:?}"
+    );
+    let (status, retry) = get("/collections", None);
+    assert_eq!(status, 429);
+    assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+    // A key has its own bucket.
+    let statuses: Vec<u16> = (0..8)
+        .map(|_| get("/collections", Some(SCIENTIST)).0)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    // Failed authentications from one address are throttled.
+    let bad = "tui_aaaaaaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let statuses: Vec<u16> = (0..5).map(|_| get("/collections", Some(bad)).0).collect();
+    assert_eq!(&statuses[..3], &[401, 401, 401], "{statuses:?}");
+    assert_eq!(&statuses[3..], &[429, 429], "{statuses:?}");
 }

@@ -34,7 +34,6 @@ where
     post_as(app, uri, body, SCIENTIST).await
 }
 
-
 fn t(s: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(s)
         .unwrap()

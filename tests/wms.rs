@@ -29,7 +29,6 @@ where
     get_as(app, uri, SCIENTIST).await
 }
 
-
 /// The demo store and (smaller, same-resolution) demo rasters, once.
 fn demo() -> &'static RasterDemo {
     raster_demo()
