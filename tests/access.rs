@@ -903,3 +903,122 @@ fn rate_limits_answer_429_with_retry_after() {
     assert_eq!(&statuses[..3], &[401, 401, 401], "{statuses:?}");
     assert_eq!(&statuses[3..], &[429, 429], "{statuses:?}");
 }
+
+/// Runs the `tuilerie` binary on a store; returns stdout, panics on failure.
+fn cli(db: &Db, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_tuilerie"))
+        .args(args)
+        .args(["--store", db.spec()])
+        .env("TUILERIE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tuilerie {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[actix_web::test]
+async fn the_account_commands_manage_keys_quotas_and_the_ledger() {
+    let db = raster_demo().db.clone();
+    cli(
+        &db,
+        &[
+            "orgs",
+            "add",
+            "cnes",
+            "--name",
+            "CNES",
+            "--charter-signed",
+            "2025-09-01",
+        ],
+    );
+    cli(
+        &db,
+        &[
+            "users",
+            "add",
+            "bea@cnes.fr",
+            "--org",
+            "cnes",
+            "--role",
+            "public-actor",
+        ],
+    );
+    let key = cli(&db, &["keys", "create", "bea@cnes.fr", "--label", "qgis"]);
+    let key = key.trim().to_string();
+    assert!(keys::parse(&key).is_some(), "{key}");
+    let listed = cli(&db, &["keys", "list", "--user", "bea@cnes.fr"]);
+    let id = keys::parse(&key).unwrap().id.to_string();
+    assert!(
+        listed.contains(&id) && !listed.contains(&key[18..]),
+        "{listed}"
+    );
+    // A bad role or a missing organisation is refused, nothing written.
+    let bad = Command::new(env!("CARGO_BIN_EXE_tuilerie"))
+        .args([
+            "users",
+            "add",
+            "x",
+            "--org",
+            "nowhere",
+            "--role",
+            "scientific",
+        ])
+        .args(["--store", db.spec()])
+        .env("TUILERIE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nowhere"));
+
+    let app = app(db.clone(), config()).await;
+    let pleiades = get_as(&app, "/collections/pleiades/items?limit=1", &key).await;
+    assert_eq!(pleiades.status, 200);
+    let item = pleiades.json()["features"][0].clone();
+    let id_item = item["id"].as_str().unwrap();
+    let r = get_as(
+        &app,
+        &format!("/collections/pleiades/items/{id_item}/assets/MS/download"),
+        &key,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let csv = cli(&db, &["ledger"]);
+    let line = csv
+        .lines()
+        .find(|l| l.contains("bea@cnes.fr"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    let area: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
+    assert!((area - area_km2(&item)).abs() < 1e-3, "{line}");
+    assert!(cli(&db, &["users", "quota", "bea@cnes.fr"]).contains("pleiades"));
+    assert!(cli(&db, &["audit", "--limit", "5"]).contains("bea@cnes.fr"));
+
+    cli(
+        &db,
+        &[
+            "users",
+            "reset-quota",
+            "bea@cnes.fr",
+            "--collection",
+            "pleiades",
+        ],
+    );
+    assert!(!cli(&db, &["ledger"]).contains("bea@cnes.fr"));
+    // Charter withdrawn: the roles grant nothing (visible at once).
+    cli(&db, &["orgs", "charter", "cnes", "none"]);
+    let r = get_as(&app, "/collections/pleiades", &key).await;
+    assert_eq!(r.status, 404);
+    cli(&db, &["orgs", "charter", "cnes", "2025-09-01"]);
+    assert_eq!(
+        get_as(&app, "/collections/pleiades", &key).await.status,
+        200
+    );
+    // Revoked: refused at once, by the running server.
+    cli(&db, &["keys", "revoke", &id]);
+    let r = get_as(&app, "/collections/pleiades", &key).await;
+    assert_eq!(r.status, 401);
+    assert!(r.text().contains("revoked"));
+}
