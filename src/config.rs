@@ -372,6 +372,12 @@ pub const KEYS: &[&str] = &[
     "catalog.description",
     "catalog.collections_dir",
     "auth.admin_token",
+    "auth.oidc.issuer",
+    "auth.oidc.audience",
+    "auth.oidc.jwks",
+    "auth.rate_limit.enabled",
+    "auth.rate_limit.per_ip_per_s",
+    "auth.rate_limit.per_key_per_s",
     "log.level",
     "log.format",
     "raster.roots",
@@ -461,6 +467,12 @@ impl Config {
                 self.catalog.collections_dir = optional(value).map(PathBuf::from)
             }
             "auth.admin_token" => self.auth.admin_token = optional(value),
+            "auth.oidc.issuer" => self.auth.oidc.issuer = optional(value),
+            "auth.oidc.audience" => self.auth.oidc.audience = list(value),
+            "auth.oidc.jwks" => self.auth.oidc.jwks = optional(value),
+            "auth.rate_limit.enabled" => self.auth.rate_limit.enabled = parse(value)?,
+            "auth.rate_limit.per_ip_per_s" => self.auth.rate_limit.per_ip_per_s = parse(value)?,
+            "auth.rate_limit.per_key_per_s" => self.auth.rate_limit.per_key_per_s = parse(value)?,
             "log.level" => self.log.level = value.trim().to_string(),
             "log.format" => self.log.format = value.trim().to_string(),
             "raster.roots" => {
