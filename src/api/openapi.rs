@@ -135,6 +135,23 @@ pub fn document(base: &Base, state: &AppState) -> Value {
             }
         }
     });
+    paths["/me"] = json!({"get": {
+        "summary": "Who the caller is: credential, user, organisation, roles, quota used and left per licensed collection",
+        "security": [{}, {"bearer": []}, {"api_key": []}],
+        "responses": {"200": ok("Identity and quotas", media::JSON), "401": error_response("Invalid credentials")}
+    }});
+    paths["/collections/{collection}/items/{item}/assets/{asset}/download"] = json!({"get": {
+        "summary": "The asset's bytes; for a licensed collection, the first download of an item in a year counts its footprint (km²) against the user's quota",
+        "security": [{}, {"bearer": []}, {"api_key": []}],
+        "parameters": [collection_id.clone(), item_id.clone(), path_param("asset", "Asset key")],
+        "responses": {
+            "200": {"description": "The asset", "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+            "401": error_response("Invalid credentials"),
+            "403": {"description": "Quota exceeded (quota_km2, used_km2, remaining_km2, needed_km2)", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "404": error_response("No such collection, item or asset (or no rights to see it)"),
+            "429": error_response("Too many requests (Retry-After)")
+        }
+    }});
     if state.transactions() {
         let secured = |summary: &str, body: bool, code: &str| {
             let mut op = json!({"summary": summary, "security": [{"bearer": []}],
@@ -190,7 +207,10 @@ pub fn document(base: &Base, state: &AppState) -> Value {
                     "token": {"type": "string"}
                 }}
             },
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "API key (tui_…), OpenID Connect access token, or the administrator token"},
+                "api_key": {"type": "apiKey", "in": "query", "name": "api_key", "description": "API key, for clients that cannot set headers"}
+            }
         }
     })
 }
