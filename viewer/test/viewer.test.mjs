@@ -331,6 +331,11 @@ test('the URL restores the same view in a fresh page', async () => {
 
 test('signing in with an API key shows the licensed collections; signing out hides them', async () => {
   const authErrors = [];
+  // Every request that carries a key: it must go to this server only (not the basemap).
+  const keyedRequests = [];
+  browser.context.on('request', (r) => {
+    if (r.headers().authorization || r.url().includes('api_key=')) keyedRequests.push(r.url());
+  });
   const p = await openViewer(browser.context, `${BASE}/viewer`, basemapOrigin, authErrors);
   await p.locator('#result-count').filter({ hasText: 'items' }).waitFor();
   // Anonymous: open data only.
@@ -425,6 +430,23 @@ test('signing in with an API key shows the licensed collections; signing out hid
   console.log('Pléiades layer pixel difference', drawn);
   assert.ok(drawn > 5, `the Pléiades layer draws pixels (${drawn})`);
 
+  // The whole collection as a mosaic: MapLibre asks its TileJSON and tiles with the header.
+  const mosaicTiles = [];
+  const onMosaic = (res) => {
+    if (res.url().startsWith(`${BASE}/collections/${RESTRICTED}/`) && !res.url().includes('/items/')) mosaicTiles.push(res);
+  };
+  p.on('response', onMosaic);
+  await p.click('#tab-search');
+  await p.locator('#collection-card button:has-text("Add as mosaic layer")').click();
+  await settle(p);
+  p.off('response', onMosaic);
+  assert.ok(mosaicTiles.some((res) => res.url().includes('tilejson.json')), 'mosaic TileJSON requested');
+  assert.ok(mosaicTiles.some((res) => res.url().includes('/tiles/')), 'mosaic tiles requested');
+  for (const res of mosaicTiles) assert.equal(res.status(), 200, `${res.url()}: ${res.status()}`);
+  const mosaicUid = await p.evaluate(() => window.tuilerie.state.layers[1].uid);
+  assert.equal(await p.locator(`#layer-${mosaicUid}-error`).isHidden(), true);
+  await p.click(`#layer-${mosaicUid}-remove`);
+
   // The key is never in the page's URL (nor in its history entry).
   await p.waitForTimeout(400);
   assert.ok(p.url().includes(`layer=i,${RESTRICTED},`), p.url());
@@ -500,6 +522,9 @@ test('signing in with an API key shows the licensed collections; signing out hid
 
   // The only console errors: the refused key's 401 and the Pléiades documents
   // and tiles asked for while signed out (404: they do not exist then).
+  assert.ok(keyedRequests.length > 0);
+  const elsewhere = keyedRequests.filter((u) => new URL(u).origin !== new URL(BASE).origin);
+  assert.deepEqual(elsewhere, [], 'the key is sent to this server only');
   const expected = (e) => (/status of 401/.test(e) && /\/me\)$/.test(e)) || (/status of 404/.test(e) && e.includes(`/collections/${RESTRICTED}`));
   const unexpected = authErrors.filter((e) => !expected(e));
   assert.deepEqual(unexpected, []);
