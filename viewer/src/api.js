@@ -1,4 +1,5 @@
 // The STAC API and tile endpoints of the server the page comes from.
+import { authHeaders } from './auth.js';
 
 export class Api {
   /** `base`: the API root without a trailing slash (from config.json). */
@@ -12,9 +13,10 @@ export class Api {
   }
 
   async request(path, init = {}) {
-    const res = await fetch(this.url(path), {
+    const url = this.url(path);
+    const res = await fetch(url, {
       ...init,
-      headers: { accept: 'application/json', ...(init.headers || {}) },
+      headers: { accept: 'application/json', ...authHeaders(url), ...(init.headers || {}) },
     });
     const text = await res.text();
     let body = null;
@@ -25,9 +27,22 @@ export class Api {
     }
     if (!res.ok) {
       const why = body && body.description ? body.description : `${res.status} ${res.statusText}`;
-      throw new Error(why);
+      const error = new Error(why);
+      error.status = res.status;
+      error.code = body && body.code;
+      throw error;
     }
     return body;
+  }
+
+  /** Forgets the cached documents (what the caller may see changed). */
+  clear() {
+    this.cache.clear();
+  }
+
+  /** `GET /me` as the holder of `key` (not yet remembered), or as the current caller. */
+  me(key) {
+    return this.request('/me', key ? { headers: { authorization: `Bearer ${key}` } } : {});
   }
 
   get(path) {

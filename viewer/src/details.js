@@ -1,6 +1,7 @@
 // The item panel: properties, assets, links and the raw STAC JSON of an item.
 import { h, copy } from './dom.js';
 import { linkOf } from './api.js';
+import { apiKey, authImage, withKey } from './auth.js';
 
 const format = (value) => {
   if (value === null || value === undefined) return '';
@@ -31,22 +32,27 @@ export class ItemPanel {
     const title = p.title || item.id;
     const tilejson = linkOf(item, 'tilejson');
     const xyz = linkOf(item, 'xyz');
+    const preview = h('img', {
+      class: 'item-preview',
+      alt: `Preview of ${title}`,
+      onerror: (e) => e.target.replaceWith(h('p', { class: 'hint', text: 'No preview for this item.' })),
+    });
+    authImage(preview, this.app.api.previewUrl(item.collection, item.id, 320));
+    // Signed in, the copied URLs carry the key (QGIS cannot send a header).
+    const keyed = apiKey() ? ' with your API key' : '';
+    const tip = (what) => (keyed ? `Copy the ${what} with your API key (api_key=…) for QGIS and other clients; keep it private` : `Copy the ${what}`);
     this.root.replaceChildren(
       h('h2', { class: 'item-title', text: title }),
       h('p', { class: 'sub' }, `${item.collection} · ${item.id}`),
-      h('img', {
-        class: 'item-preview',
-        src: this.app.api.previewUrl(item.collection, item.id, 320),
-        alt: `Preview of ${title}`,
-        onerror: (e) => e.target.replaceWith(h('p', { class: 'hint', text: 'No preview for this item.' })),
-      }),
+      preview,
       h(
         'div',
         { class: 'actions' },
         h('button', { type: 'button', class: 'primary', onclick: () => this.app.addItemLayer(item.collection, item.id) }, 'Add as layer'),
         h('button', { type: 'button', onclick: () => this.app.zoomTo(item.bbox) }, 'Zoom to'),
-        xyz && h('button', { type: 'button', onclick: () => copy(xyz, 'XYZ template') }, 'Copy XYZ'),
-        tilejson && h('button', { type: 'button', onclick: () => copy(tilejson, 'TileJSON URL') }, 'Copy TileJSON'),
+        xyz && h('button', { type: 'button', id: 'item-copy-xyz', title: tip('XYZ template'), onclick: () => copy(withKey(xyz), `XYZ template${keyed}`) }, 'Copy XYZ'),
+        tilejson &&
+          h('button', { type: 'button', id: 'item-copy-tilejson', title: tip('TileJSON URL'), onclick: () => copy(withKey(tilejson), `TileJSON URL${keyed}`) }, 'Copy TileJSON'),
       ),
       h('h3', { text: 'Properties' }),
       h(

@@ -3,6 +3,7 @@
 // "outside the item"): near the corners of a rotated footprint's bounding
 // box there are several, and browsers log every 404 as an error.
 import maplibregl from 'maplibre-gl';
+import { authHeaders } from './auth.js';
 
 const PROTOCOL = 'tuilerie';
 const footprints = new Map();
@@ -29,7 +30,7 @@ export function registerProtocol() {
       const shape = footprints.get(key);
       if (shape && !touches(shape, tileBox(Number(m[3]), Number(m[4]), Number(m[5])))) return empty();
     }
-    const res = await fetch(url, { signal: abort.signal });
+    const res = await fetch(url, { signal: abort.signal, headers: authHeaders(url) });
     if (res.status === 204) return empty();
     if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
     return { data: await res.arrayBuffer() };

@@ -2,6 +2,7 @@
 // visibility, render preset, opacity, dates (mosaics), order, removal and
 // the copy buttons (XYZ template, TileJSON URL, WMS capabilities URL).
 import { h, copy } from './dom.js';
+import { apiKey, withKey } from './auth.js';
 
 export class LayerPanel {
   constructor(root, app) {
@@ -82,14 +83,7 @@ export class LayerPanel {
         h('button', { type: 'button', id: id('zoom'), onclick: () => this.app.zoomToLayer(layer.uid) }, 'Zoom'),
         h('button', { type: 'button', id: id('remove'), class: 'danger', onclick: () => this.app.removeLayer(layer.uid) }, 'Remove'),
       ),
-      h(
-        'div',
-        { class: 'actions small copy', role: 'group', 'aria-label': 'Copy URLs for QGIS and web maps' },
-        h('span', { class: 'sub', text: 'Copy' }),
-        h('button', { type: 'button', id: id('copy-xyz'), onclick: () => this.copyUrl(layer, 'xyz') }, 'XYZ'),
-        h('button', { type: 'button', id: id('copy-tilejson'), onclick: () => this.copyUrl(layer, 'tilejson') }, 'TileJSON'),
-        h('button', { type: 'button', id: id('copy-wms'), onclick: () => this.copyUrl(layer, 'wms') }, 'WMS'),
-      ),
+      this.copyButtons(layer, id),
       error,
     );
     this.app.info(layer).then(
@@ -105,11 +99,40 @@ export class LayerPanel {
     return li;
   }
 
+  /** The copy buttons; signed in, they copy URLs that carry the key, and say so. */
+  copyButtons(layer, id) {
+    const keyed = Boolean(apiKey());
+    const names = { xyz: 'XYZ template', tilejson: 'TileJSON URL', wms: 'WMS capabilities URL' };
+    const button = (what, text) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          id: id(`copy-${what}`),
+          title: keyed
+            ? `Copy the ${names[what]} with your API key (api_key=…), for QGIS and other clients that cannot send it in a header; keep it private`
+            : `Copy the ${names[what]}`,
+          'aria-label': `Copy the ${names[what]}${keyed ? ' with your API key' : ''}`,
+          onclick: () => this.copyUrl(layer, what),
+        },
+        text,
+      );
+    return h(
+      'div',
+      { class: 'actions small copy', role: 'group', 'aria-label': 'Copy URLs for QGIS and web maps' },
+      h('span', { class: 'sub', text: keyed ? 'Copy (with your key)' : 'Copy' }),
+      button('xyz', 'XYZ'),
+      button('tilejson', 'TileJSON'),
+      button('wms', 'WMS'),
+    );
+  }
+
   async copyUrl(layer, what) {
     try {
       const urls = await this.app.urls(layer);
+      const keyed = apiKey() ? ' with your API key' : '';
       const names = { xyz: 'XYZ template', tilejson: 'TileJSON URL', wms: `WMS URL (layer ${layer.collection})` };
-      await copy(urls[what], names[what]);
+      await copy(withKey(urls[what]), `${names[what]}${keyed}`);
     } catch (e) {
       this.showError(layer.uid, e.message);
     }

@@ -1,7 +1,9 @@
 // Tuilerie's web viewer: wires the maps, the panels and the URL state.
 import './style.css';
 import { Api, linkOf, withParams, interval } from './api.js';
-import { createMap, syncRasterLayers, addOverlays, syncMaps, whenIdle } from './maps.js';
+import { createMap, syncRasterLayers, clearRasterLayers, addOverlays, syncMaps, whenIdle } from './maps.js';
+import { configure } from './auth.js';
+import { signInControl } from './signin.js';
 import { registerProtocol, routed, setFootprint } from './itemtiles.js';
 import { CompareView } from './compare.js';
 import { emptyState, fromHash, toHash, makeLayer } from './state.js';
@@ -20,6 +22,10 @@ class App {
       return r.json();
     });
     this.api = new Api(this.config.api);
+    // The API key of this tab (if any) is checked before anything is loaded.
+    configure(this.config.api);
+    this.account = signInControl(this);
+    await this.account.restore();
     this.state = fromHash(location.hash, emptyState(this.config));
     this.infos = new Map();
     this.lastHash = null;
@@ -58,6 +64,22 @@ class App {
     this.writeUrl();
     this.ready = this.search.init();
     await this.ready;
+    this.account.render();
+  }
+
+  /**
+   * Signed in or out: what the caller may see changed, so every document,
+   * layer source and tile is fetched again (with or without the key).
+   */
+  async authChanged() {
+    this.api.clear();
+    this.infos.clear();
+    for (const l of this.state.layers) l.error = null;
+    for (const map of [this.mapA, this.mapB]) if (map) clearRasterLayers(map);
+    this.layerPanel.render();
+    if (this.state.selected) this.itemPanel.show(this.state.selected.collection, this.state.selected.item);
+    this.ready = this.search.init();
+    await Promise.all([this.applyLayers(), this.ready]);
   }
 
   bindMap() {
@@ -247,10 +269,10 @@ class App {
     this.applyLayers();
   }
 
-  layerError(uid, message) {
+  layerError(uid, message, what = 'Some tiles failed') {
     const layer = this.layer(uid);
     if (layer && !layer.error) {
-      layer.error = `Some tiles failed: ${message}`;
+      layer.error = `${what}: ${message}`;
       this.layerPanel.showError(uid, layer.error);
     }
   }
@@ -299,7 +321,7 @@ class App {
           try {
             return { uid: l.uid, source: await this.source(l), opacity: l.opacity, visible: l.visible };
           } catch (e) {
-            this.layerError(l.uid, e.message);
+            this.layerError(l.uid, e.message, 'Cannot load this layer');
             return null;
           }
         }),

@@ -2,6 +2,7 @@
 import maplibregl from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { baseStyle, followGraticule } from './basemap.js';
+import { transformRequest } from './auth.js';
 
 const PREFIX = 'lyr-';
 
@@ -21,6 +22,8 @@ export function createMap(container, config, view, hooks = {}) {
     pitchWithRotate: false,
     touchPitch: false,
     attributionControl: { compact: false },
+    // This server's tiles and TileJSON carry the signed-in user's key (the basemap never does).
+    transformRequest,
   });
   map.touchZoomRotate.disableRotation();
   map.keyboard.enable();
@@ -52,6 +55,11 @@ export function createMap(container, config, view, hooks = {}) {
 
 function messageOf(e) {
   return (e && e.error && e.error.message) || 'unknown error';
+}
+
+/** Removes every raster layer (their tiles are refetched when they are added again). */
+export function clearRasterLayers(map) {
+  syncRasterLayers(map, []);
 }
 
 /**

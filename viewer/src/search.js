@@ -3,6 +3,7 @@
 // queryable filters, and the result list.
 import { h, day, toast } from './dom.js';
 import { interval } from './api.js';
+import { apiKey, authImage } from './auth.js';
 import { filterSpecs, filterControls, cql2 } from './filters.js';
 import { bboxPolygon } from './maps.js';
 import { BoxDrawing } from './draw.js';
@@ -110,6 +111,11 @@ export class SearchPanel {
     } catch (e) {
       this.status.textContent = `Could not list the collections: ${e.message}`;
       return;
+    }
+    if (this.s.collection && !this.collection(this.s.collection)) {
+      toast(`The collection ${this.s.collection} is not available${apiKey() ? ' to you' : ': it may need signing in'}`);
+      this.s.collection = '';
+      this.s.filters = {};
     }
     this.collectionSelect.replaceChildren(
       h('option', { value: '', text: 'All collections' }),
@@ -326,6 +332,15 @@ export class SearchPanel {
     const title = p.title || f.id;
     const when = day(p.datetime || p.start_datetime);
     const cloud = p['eo:cloud_cover'];
+    const thumb = h('img', {
+      class: 'thumb',
+      loading: 'lazy',
+      width: 72,
+      height: 72,
+      alt: '',
+      onerror: (e) => e.target.classList.add('broken'),
+    });
+    authImage(thumb, this.app.api.previewUrl(f.collection, f.id, 96));
     const li = h(
       'li',
       {
@@ -337,15 +352,7 @@ export class SearchPanel {
         onfocusin: () => this.app.hover(index),
         onfocusout: () => this.app.hover(null),
       },
-      h('img', {
-        class: 'thumb',
-        loading: 'lazy',
-        width: 72,
-        height: 72,
-        alt: '',
-        src: this.app.api.previewUrl(f.collection, f.id, 96),
-        onerror: (e) => e.target.classList.add('broken'),
-      }),
+      thumb,
       h(
         'div',
         { class: 'meta' },

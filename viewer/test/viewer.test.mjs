@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { launch, openViewer, settle, shoot, compare } from './browser.mjs';
 
@@ -21,11 +22,40 @@ let basemapOrigin = null;
 const errors = [];
 const shots = {};
 
-async function api(pathname, body) {
-  const res = await fetch(`${BASE}${pathname}`, body ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {});
+// The demo's published API keys (README): a scientist whose organisation signed
+// the licence charter (Pléiades, SPOT 6-7), and a member of one that did not.
+const SCIENTIST = 'tui_demoscience0_DemoScientistKeyForTryingTuileri';
+const VISITOR = 'tui_demovisitor0_DemoVisitorKeyOpenDataOnlyTuiler';
+const RESTRICTED = 'pleiades';
+const PLEIADES = 'PHR_20230807T083435_MONT-VENTOUX';
+
+async function api(pathname, body, key) {
+  const headers = body ? { 'content-type': 'application/json' } : {};
+  if (key) headers.authorization = `Bearer ${key}`;
+  const res = await fetch(`${BASE}${pathname}`, body ? { method: 'POST', headers, body: JSON.stringify(body) } : { headers });
   assert.ok(res.ok, `${pathname}: ${res.status}`);
   return res.json();
 }
+
+/** The WebMercatorQuad tile at zoom `z` holding a point. */
+function tileOf(lon, lat, z) {
+  const n = 2 ** z;
+  const x = Math.floor(((lon + 180) / 360) * n);
+  const r = (lat * Math.PI) / 180;
+  const y = Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n);
+  return { z, x, y };
+}
+
+/** A screenshot of the whole page (header and panels included). */
+async function shootPage(p, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  const png = await p.screenshot();
+  writeFileSync(path.join(SHOTS, `${name}.png`), png);
+  return png;
+}
+
+/** The collection ids offered by the search panel. */
+const offered = (p) => p.locator('#s-collection option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
 
 /** Sets a range input as a user would (input, then change). */
 async function slide(locator, value) {
@@ -37,8 +67,8 @@ async function slide(locator, value) {
 }
 
 /** The pixel rectangle of the maps element covered by a bbox, shrunk a little. */
-async function footprintRect(bbox) {
-  return page.evaluate(([w, s, e, n]) => {
+async function footprintRect(bbox, p = page) {
+  return p.evaluate(([w, s, e, n]) => {
     const map = window.tuilerie.mapA;
     const a = map.project([w, n]);
     const b = map.project([e, s]);
@@ -297,4 +327,206 @@ test('the URL restores the same view in a fresh page', async () => {
   assert.ok(d < 2, `the restored page looks the same (${d})`);
   await fresh.close();
   assert.deepEqual(errors, []);
+});
+
+test('signing in with an API key shows the licensed collections; signing out hides them', async () => {
+  const authErrors = [];
+  // Every request that carries a key: it must go to this server only (not the basemap).
+  const keyedRequests = [];
+  browser.context.on('request', (r) => {
+    if (r.headers().authorization || r.url().includes('api_key=')) keyedRequests.push(r.url());
+  });
+  const p = await openViewer(browser.context, `${BASE}/viewer`, basemapOrigin, authErrors);
+  await p.locator('#result-count').filter({ hasText: 'items' }).waitFor();
+  // Anonymous: open data only.
+  const anonymous = await offered(p);
+  assert.deepEqual(anonymous, (await api('/collections')).collections.map((c) => c.id));
+  assert.ok(!anonymous.includes(RESTRICTED));
+  assert.ok(!(await p.locator('#collection-card').textContent()).includes('Pléiades'));
+  assert.equal((await p.locator('#account-toggle').textContent()).trim(), 'Sign in');
+
+  // A bad key: the server's reason, and the page stays anonymous.
+  await p.click('#account-toggle');
+  assert.equal(await p.getAttribute('#account-toggle', 'aria-expanded'), 'true');
+  assert.equal(await p.getAttribute('#api-key', 'type'), 'password');
+  assert.equal(await p.locator('label[for=api-key]').textContent(), 'API key');
+  await p.fill('#api-key', `${SCIENTIST.slice(0, -2)}XX`);
+  await p.click('#signin-submit');
+  await p.locator('#signin-error').filter({ hasText: 'invalid credentials' }).waitFor();
+  assert.match(await p.locator('#signin-error').textContent(), /Sign-in refused: invalid credentials: unknown API key/);
+  assert.equal(await p.getAttribute('#api-key', 'aria-invalid'), 'true');
+  await shootPage(p, '14-sign-in-refused');
+  assert.equal(await p.evaluate(() => sessionStorage.length + localStorage.length), 0);
+  assert.equal((await p.locator('#account-toggle').textContent()).trim(), 'Sign in');
+  assert.deepEqual(await offered(p), anonymous);
+
+  // The scientist's key, typed and sent with the keyboard.
+  await p.fill('#api-key', SCIENTIST);
+  await p.press('#api-key', 'Enter');
+  await p.locator('#account-info').waitFor();
+  assert.equal(await p.locator('#account-name').textContent(), 'demo-scientist');
+  assert.equal(await p.locator('#account-org').textContent(), 'Demo research laboratory');
+  assert.equal(await p.locator('#account-roles').textContent(), 'scientific');
+  await p.locator(`#account-quotas li[data-collection=${RESTRICTED}]`).filter({ hasText: 'Pléiades' }).waitFor();
+  assert.match(await p.locator(`#account-quotas li[data-collection=${RESTRICTED}]`).textContent(), /km² used of 4,500 km² in \d{4}, [\d,.]+ km² left/);
+  assert.equal(await p.locator('#account-note').count(), 0);
+  assert.match(await p.locator('#account-toggle').textContent(), /Signed in: demo-scientist/);
+  // Kept for this tab only, never in localStorage.
+  assert.equal(await p.evaluate(() => sessionStorage.getItem('tuilerie.apiKey')), SCIENTIST);
+  assert.equal(await p.evaluate(() => localStorage.length), 0);
+  await p.locator(`#s-collection option[value=${RESTRICTED}]`).waitFor({ state: 'attached' });
+  const signedIn = await offered(p);
+  assert.deepEqual(signedIn, (await api('/collections', null, SCIENTIST)).collections.map((c) => c.id));
+  assert.ok(signedIn.includes(RESTRICTED) && signedIn.includes('spot-6-7'));
+  await shootPage(p, '15-signed-in');
+  await p.keyboard.press('Escape');
+  assert.ok(await p.locator('#account-panel').isHidden());
+  assert.ok(await p.evaluate(() => document.activeElement.id === 'account-toggle'));
+
+  // Search Pléiades, with previews fetched with the key.
+  const item = await api(`/collections/${RESTRICTED}/items/${PLEIADES}`, null, SCIENTIST);
+  await p.selectOption('#s-collection', RESTRICTED);
+  await p.locator('#collection-card h2').filter({ hasText: 'Pléiades' }).waitFor();
+  await p.evaluate(([w, s, e, n]) => window.tuilerie.mapA.fitBounds([[w, s], [e, n]], { padding: 0, duration: 0 }), item.bbox);
+  await p.click('#s-view');
+  const row = p.locator(`#results .result[data-id="${PLEIADES}"]`);
+  await row.waitFor();
+  await p.waitForFunction(
+    (id) => {
+      const img = document.querySelector(`#results .result[data-id="${id}"] img.thumb`);
+      return img && img.complete && img.naturalWidth > 0;
+    },
+    PLEIADES,
+  );
+
+  // Add it as a layer: its tiles come (200, with the header), and draw pixels.
+  const tiles = [];
+  p.on('response', (r) => {
+    if (r.url().includes(`/collections/${RESTRICTED}/items/`) && r.url().includes('/tiles/')) tiles.push(r);
+  });
+  await row.locator('button:has-text("Add layer")').click();
+  await p.evaluate(([w, s, e, n]) => {
+    window.tuilerie.mapA.fitBounds([[w, s], [e, n]], { padding: 0, duration: 0 });
+    window.tuilerie.mapA.setZoom(window.tuilerie.mapA.getZoom() + 0.3);
+  }, item.bbox);
+  await settle(p);
+  const uid = await p.evaluate(() => window.tuilerie.state.layers[0].uid);
+  assert.ok(tiles.length > 0, 'Pléiades tiles requested');
+  for (const r of tiles) {
+    assert.equal(r.status(), 200, `${r.url()}: ${r.status()}`);
+    assert.equal((await r.request().allHeaders()).authorization, `Bearer ${SCIENTIST}`);
+    assert.ok((await r.body()).length > 100, `${r.url()}: a real PNG`);
+  }
+  assert.ok(!tiles.some((r) => r.url().includes('api_key')), 'the key goes in a header, not in tile URLs');
+  assert.equal(await p.locator(`#layer-${uid}-error`).isHidden(), true);
+  const shown = await shoot(p, SHOTS, '16-pleiades-layer');
+  await p.uncheck(`#layer-${uid}-visible`);
+  await settle(p);
+  const hidden = await shoot(p, SHOTS, '17-pleiades-hidden');
+  await p.check(`#layer-${uid}-visible`);
+  await settle(p);
+  const r = await footprintRect(item.bbox, p);
+  const drawn = await compare(browser.decoder, shown, hidden, r);
+  console.log('Pléiades layer pixel difference', drawn);
+  assert.ok(drawn > 5, `the Pléiades layer draws pixels (${drawn})`);
+
+  // The whole collection as a mosaic: MapLibre asks its TileJSON and tiles with the header.
+  const mosaicTiles = [];
+  const onMosaic = (res) => {
+    if (res.url().startsWith(`${BASE}/collections/${RESTRICTED}/`) && !res.url().includes('/items/')) mosaicTiles.push(res);
+  };
+  p.on('response', onMosaic);
+  await p.click('#tab-search');
+  await p.locator('#collection-card button:has-text("Add as mosaic layer")').click();
+  await settle(p);
+  p.off('response', onMosaic);
+  assert.ok(mosaicTiles.some((res) => res.url().includes('tilejson.json')), 'mosaic TileJSON requested');
+  assert.ok(mosaicTiles.some((res) => res.url().includes('/tiles/')), 'mosaic tiles requested');
+  for (const res of mosaicTiles) assert.equal(res.status(), 200, `${res.url()}: ${res.status()}`);
+  const mosaicUid = await p.evaluate(() => window.tuilerie.state.layers[1].uid);
+  assert.equal(await p.locator(`#layer-${mosaicUid}-error`).isHidden(), true);
+  await p.click(`#layer-${mosaicUid}-remove`);
+
+  // The key is never in the page's URL (nor in its history entry).
+  await p.waitForTimeout(400);
+  assert.ok(p.url().includes(`layer=i,${RESTRICTED},`), p.url());
+  assert.ok(!p.url().includes(SCIENTIST) && !p.url().includes('api_key') && !p.url().includes('tui_'), p.url());
+
+  // Copy buttons: signed in, the URLs carry api_key= (QGIS cannot send headers), and say so.
+  await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+  assert.match(await p.getAttribute(`#layer-${uid}-copy-xyz`, 'title'), /with your API key/);
+  assert.match(await p.getAttribute(`#layer-${uid}-copy-xyz`, 'aria-label'), /with your API key/);
+  await p.click(`#layer-${uid}-copy-xyz`);
+  await p.locator('#toast').filter({ hasText: 'Copied XYZ template with your API key' }).waitFor();
+  const xyz = await p.evaluate(() => navigator.clipboard.readText());
+  assert.equal(xyz, `${BASE}/collections/${RESTRICTED}/items/${PLEIADES}/tiles/WebMercatorQuad/{z}/{x}/{y}.png?api_key=${SCIENTIST}`);
+  const [lon, lat] = [(item.bbox[0] + item.bbox[2]) / 2, (item.bbox[1] + item.bbox[3]) / 2];
+  const t = tileOf(lon, lat, 16);
+  const tileUrl = xyz.replace('{z}', t.z).replace('{x}', t.x).replace('{y}', t.y);
+  const keyed = await fetch(tileUrl);
+  assert.equal(keyed.status, 200, tileUrl);
+  assert.equal(keyed.headers.get('content-type'), 'image/png');
+  assert.equal((await fetch(tileUrl.replace(/\?api_key=.*/, ''))).status, 404, 'without the key the tile does not exist');
+  await p.click(`#layer-${uid}-copy-tilejson`);
+  await p.locator('#toast').filter({ hasText: 'Copied TileJSON URL with your API key' }).waitFor();
+  const tilejson = await p.evaluate(() => navigator.clipboard.readText());
+  assert.ok(tilejson.endsWith(`?api_key=${SCIENTIST}`), tilejson);
+  const tj = await fetch(tilejson).then((res) => res.json());
+  assert.ok(tj.tiles[0].includes(`api_key=${SCIENTIST}`), 'the TileJSON forwards the key into its tile URLs');
+  await p.click(`#layer-${uid}-copy-wms`);
+  await p.locator('#toast').filter({ hasText: 'with your API key' }).waitFor();
+  const wms = await p.evaluate(() => navigator.clipboard.readText());
+  assert.equal(wms, `${BASE}/wms?SERVICE=WMS&REQUEST=GetCapabilities&api_key=${SCIENTIST}`);
+  const caps = await fetch(wms).then((res) => res.text());
+  assert.ok(caps.includes(`<Name>${RESTRICTED}</Name>`), 'the keyed WMS capabilities list Pléiades');
+
+  // A reload of the tab stays signed in, and restores the Pléiades layer.
+  await p.reload();
+  await p.waitForFunction(() => window.tuilerie && window.tuilerie.ready);
+  await p.evaluate(() => window.tuilerie.ready);
+  assert.match(await p.locator('#account-toggle').textContent(), /Signed in: demo-scientist/);
+  await settle(p);
+  const reloadedUid = await p.evaluate(() => window.tuilerie.state.layers[0].uid);
+  await p.click('#tab-layers');
+  await p.locator(`#layer-${reloadedUid}-render`).waitFor();
+  assert.equal(await p.locator(`#layer-${reloadedUid}-error`).isHidden(), true);
+  await p.waitForTimeout(300);
+  assert.ok(!p.url().includes('tui_') && !p.url().includes('api_key'), p.url());
+
+  // Sign out: Pléiades is gone again, and the copy buttons are plain.
+  await p.click('#account-toggle');
+  await p.click('#signout');
+  await p.locator('#signin-form').waitFor();
+  assert.ok(await p.evaluate(() => document.activeElement.id === 'api-key'));
+  assert.equal((await p.locator('#account-toggle').textContent()).trim(), 'Sign in');
+  assert.equal(await p.evaluate(() => sessionStorage.length + localStorage.length), 0);
+  await p.waitForFunction((id) => ![...document.querySelectorAll('#s-collection option')].some((o) => o.value === id), RESTRICTED);
+  assert.deepEqual(await offered(p), anonymous);
+  // (The layer stays in the list, saying why it cannot be shown.)
+  await p.locator(`#layer-${reloadedUid}-error`).filter({ hasText: `collection '${RESTRICTED}' not found` }).waitFor();
+  assert.doesNotMatch(await p.getAttribute(`#layer-${reloadedUid}-copy-xyz`, 'title'), /API key/);
+  await p.keyboard.press('Escape');
+  await shootPage(p, '18-signed-out');
+
+  // A member of an organisation without a signed charter: told so, open data only.
+  await p.click('#account-toggle');
+  await p.fill('#api-key', VISITOR);
+  await p.click('#signin-submit');
+  await p.locator('#account-note').filter({ hasText: 'has not signed the licence charter' }).waitFor();
+  assert.equal(await p.locator('#account-roles').textContent(), 'none (open data only)');
+  await p.evaluate(() => window.tuilerie.ready);
+  assert.deepEqual(await offered(p), anonymous);
+  await shootPage(p, '19-charter-not-signed');
+  await p.click('#signout');
+  await p.locator('#signin-form').waitFor();
+
+  // The only console errors: the refused key's 401 and the Pléiades documents
+  // and tiles asked for while signed out (404: they do not exist then).
+  assert.ok(keyedRequests.length > 0);
+  const elsewhere = keyedRequests.filter((u) => new URL(u).origin !== new URL(BASE).origin);
+  assert.deepEqual(elsewhere, [], 'the key is sent to this server only');
+  const expected = (e) => (/status of 401/.test(e) && /\/me\)$/.test(e)) || (/status of 404/.test(e) && e.includes(`/collections/${RESTRICTED}`));
+  const unexpected = authErrors.filter((e) => !expected(e));
+  assert.deepEqual(unexpected, []);
+  await p.close();
 });
