@@ -1022,3 +1022,62 @@ async fn the_account_commands_manage_keys_quotas_and_the_ledger() {
     assert_eq!(r.status, 401);
     assert!(r.text().contains("revoked"));
 }
+
+#[actix_web::test]
+async fn downloads_reach_only_the_data_roots_and_allowed_hosts() {
+    // A store of its own: the collection written here must not change the
+    // counts other tests of this binary compare.
+    let (dir, db) = demo_copy();
+    let mut c = config();
+    c.raster.roots = vec![dir.path().to_path_buf()];
+    c.auth.admin_token = Some(ADMIN_TOKEN.into());
+    let app = app(db, c).await;
+    let collection = json!({
+        "type": "Collection", "stac_version": "1.1.0", "id": "hrefs-test",
+        "description": "Asset hrefs that must not be followed", "license": "CC-BY-4.0",
+        "extent": {"spatial": {"bbox": [[-5, 41, 10, 51]]}, "temporal": {"interval": [["2020-01-01T00:00:00Z", null]]}},
+        "links": []
+    });
+    let r = post_as(&app, "/collections", &collection, ADMIN_TOKEN).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let root = dir.path().display().to_string();
+    let hrefs = [
+        ("passwd", "/etc/passwd".to_string()),
+        ("traversal", format!("{root}/../../etc/passwd")),
+        ("file-url", "file:///etc/shadow".to_string()),
+        (
+            "metadata",
+            "http://169.254.169.254/latest/meta-data/".to_string(),
+        ),
+        ("loopback", "http://127.0.0.1:22/".to_string()),
+        ("vsi", "/vsicurl/http://internal.example/x.tif".to_string()),
+    ];
+    let assets: serde_json::Map<String, Value> = hrefs
+        .iter()
+        .map(|(k, h)| (k.to_string(), json!({"href": h, "roles": ["data"]})))
+        .collect();
+    let item = json!({
+        "type": "Feature", "stac_version": "1.1.0", "id": "bad-hrefs", "collection": "hrefs-test",
+        "geometry": {"type": "Polygon", "coordinates": [[[1.0, 43.0], [1.1, 43.0], [1.1, 43.1], [1.0, 43.1], [1.0, 43.0]]]},
+        "properties": {"datetime": "2024-01-01T00:00:00Z"},
+        "assets": assets, "links": []
+    });
+    let r = post_as(&app, "/collections/hrefs-test/items", &item, ADMIN_TOKEN).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    for (key, href) in &hrefs {
+        let r = get(
+            &app,
+            &format!("/collections/hrefs-test/items/bad-hrefs/assets/{key}/download"),
+        )
+        .await;
+        assert_eq!(r.status, 403, "{href}: {}", r.text());
+        assert_eq!(r.json()["code"], "Forbidden", "{href}");
+        assert!(!r.text().contains("root:"), "{href}");
+    }
+    let r = get(
+        &app,
+        "/collections/hrefs-test/items/bad-hrefs/assets/none/download",
+    )
+    .await;
+    r.assert_error(404, "no asset");
+}
