@@ -604,6 +604,23 @@ async fn search_counts_only_what_the_caller_may_see() {
         let page: Value = r.json();
         matched.insert(who.name, page["numberMatched"].as_u64().unwrap());
     }
+    // A key given as `api_key` stays in the paging links, so following them
+    // keeps the caller's view.
+    let first = get(
+        &app,
+        &format!("/search?limit=2&collections=pleiades&api_key={SCIENTIST}"),
+    )
+    .await;
+    assert_eq!(first.status, 200);
+    let first = first.json();
+    let next = next_link(&first).unwrap()["href"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(next.contains("api_key="), "{next}");
+    let second = get(&app, &local(&next)).await.json();
+    assert_eq!(second["features"].as_array().unwrap().len(), 2);
+    assert_eq!(second["numberMatched"], first["numberMatched"]);
     // Open collections only for anonymous callers and the unsigned organisation.
     assert_eq!(matched["anonymous"], matched["charter not signed"]);
     assert!(matched["scientific"] > matched["anonymous"]);

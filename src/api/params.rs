@@ -9,14 +9,12 @@ use stac::api::{GetItems, GetSearch};
 pub struct Params(pub IndexMap<String, String>);
 
 impl Params {
-    /// Parses a raw query string; a parameter given twice is an error. The
-    /// `api_key` credential is left out (the authentication middleware reads it).
+    /// Parses a raw query string; a parameter given twice is an error. An
+    /// `api_key` credential stays in, so that paging links carry it, but is
+    /// never a search parameter (the authentication middleware reads it).
     pub fn parse(query: &str) -> ApiResult<Params> {
         let mut map = IndexMap::new();
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            if k == super::auth::KEY_PARAM {
-                continue;
-            }
             if map.insert(k.to_string(), v.to_string()).is_some() {
                 return Err(ApiError::bad_request(format!(
                     "parameter '{k}' is given more than once; use one comma-separated value"
@@ -33,6 +31,7 @@ impl Params {
 
     /// Builds the `stac` crate's GET search parameters from what is left.
     pub fn into_get_search(mut self) -> GetSearch {
+        self.take(super::auth::KEY_PARAM);
         let items = GetItems {
             limit: self.take("limit"),
             bbox: self.take("bbox"),

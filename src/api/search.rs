@@ -50,7 +50,11 @@ pub enum Paging {
 
 /// Rejects parameters the endpoint does not define (OGC API Features asks for a 400).
 pub fn check_params(params: &Params, allowed: &[&str]) -> ApiResult<()> {
-    if let Some(unknown) = params.0.keys().find(|k| !allowed.contains(&k.as_str())) {
+    if let Some(unknown) = params
+        .0
+        .keys()
+        .find(|k| !allowed.contains(&k.as_str()) && *k != super::auth::KEY_PARAM)
+    {
         return Err(ApiError::bad_request(format!(
             "unknown parameter '{unknown}'; this endpoint accepts {}",
             allowed.join(", ")
