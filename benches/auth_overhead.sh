@@ -77,7 +77,8 @@ f = json.load(sys.stdin)["features"][0]; b = f["bbox"]
 lon, lat, z = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2, 15
 n = 2 ** z; x = int((lon + 180) / 360 * n)
 y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-print(f"/collections/pleiades/items/{f[\"id\"]}/tiles/WebMercatorQuad/{z}/{x}/{y}.png")')"
+i = f["id"]
+print(f"/collections/pleiades/items/{i}/tiles/WebMercatorQuad/{z}/{x}/{y}.png")')"
 OUT="$ROOT/benches/results/auth-overhead-$(date -u +%Y-%m-%d).md"
 {
   echo "# Authentication overhead ($(date -u +%Y-%m-%dT%H:%MZ))"

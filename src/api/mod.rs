@@ -59,6 +59,9 @@ pub struct AppState {
     pub wms: wms::WmsState,
     /// API keys whose secret was already checked.
     pub verified_keys: crate::auth::keys::Verified,
+    /// OpenID Connect tokens already verified, by SHA-256 (checked against
+    /// their expiry on every use; kept a minute at most).
+    pub verified_tokens: moka::sync::Cache<[u8; 32], crate::auth::oidc::OidcClaims>,
     /// The OpenID Connect token verifier, when an issuer is configured.
     pub oidc: Option<Arc<crate::auth::oidc::OidcVerifier>>,
     /// Rate limits and the failed-authentication throttle.
@@ -117,6 +120,10 @@ impl AppState {
             renders: moka::sync::Cache::new(1024),
             wms: wms::WmsState::new(&config_wms),
             verified_keys: Default::default(),
+            verified_tokens: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(60))
+                .build(),
             oidc,
             guards,
         }
