@@ -16,7 +16,8 @@ use crate::catalog::error::{CatalogError, Result};
 use tokio_postgres::Client;
 
 /// Migrations, applied in order; version N is `MIGRATIONS[N - 1]`.
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE EXTENSION IF NOT EXISTS postgis;
 CREATE EXTENSION IF NOT EXISTS unaccent;
 
@@ -98,7 +99,39 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                          WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(a) x WHERE x = y))
     END
 $$;
-"#];
+"#,
+    // 2: per-collection histograms of box centres and datetimes, from which
+    // a search estimates how many items it matches (to choose its plan and
+    // whether counting is cheap), as the embedded store does.
+    r#"
+CREATE TABLE item_histogram (
+    collection  text COLLATE "C" NOT NULL,
+    -- 0: box centres in 1° cells (y * 360 + x); 1: datetimes in 2^41 µs (~25 days) buckets;
+    -- 2: sums of the boxes' widths (bucket 0) and heights (bucket 1), in millidegrees.
+    kind        smallint NOT NULL,
+    bucket      bigint NOT NULL,
+    count       bigint NOT NULL,
+    PRIMARY KEY (collection, kind, bucket)
+);
+
+-- The 1° cell of a footprint's box centre (the same arithmetic as the writer's).
+CREATE FUNCTION tl_space_bucket(g geometry) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (least(greatest(floor((ST_YMin(g) + ST_YMax(g)) / 2 + 90), 0), 179) * 360
+          + least(greatest(floor((ST_XMin(g) + ST_XMax(g)) / 2 + 180), 0), 359))::bigint
+$$;
+
+INSERT INTO item_histogram (collection, kind, bucket, count)
+SELECT collection, 0, tl_space_bucket(geom), count(*) FROM items
+WHERE tl_space_bucket(geom) IS NOT NULL GROUP BY 1, 3;
+INSERT INTO item_histogram (collection, kind, bucket, count)
+SELECT collection, 1, datetime >> 41, count(*) FROM items GROUP BY 1, 3;
+INSERT INTO item_histogram (collection, kind, bucket, count)
+SELECT collection, 2, k, coalesce(sum(round(CASE k WHEN 0 THEN ST_XMax(geom) - ST_XMin(geom)
+                                                   ELSE ST_YMax(geom) - ST_YMin(geom) END * 1000)), 0)::int8
+FROM items, (VALUES (0::int8), (1)) AS v(k) WHERE geom IS NOT NULL GROUP BY 1, 3;
+"#,
+];
 
 /// Advisory lock key held while migrating ("tuileri" in ASCII).
 const LOCK: i64 = 0x0074_7569_6c65_7269;

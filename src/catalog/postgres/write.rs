@@ -4,7 +4,7 @@
 
 use super::pg;
 use super::schema::{literal, partition_name};
-use super::search::tsvector;
+use super::search::{box_size, space_bucket, time_bucket, tsvector};
 use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::item::{ItemDoc, JsonType};
@@ -105,12 +105,14 @@ pub(super) async fn delete_collection(tx: &Transaction<'_>, id: &str) -> Result<
         return Ok(false);
     };
     let partition: String = row.try_get(0).map_err(pg)?;
-    tx.execute(
-        "DELETE FROM collection_properties WHERE collection = $1",
-        &[&id],
-    )
-    .await
-    .map_err(pg)?;
+    for table in ["collection_properties", "item_histogram"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE collection = $1"),
+            &[&id],
+        )
+        .await
+        .map_err(pg)?;
+    }
     if partition
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -124,16 +126,30 @@ pub(super) async fn delete_collection(tx: &Transaction<'_>, id: &str) -> Result<
 
 /// Deletes one item.
 pub(super) async fn delete_item(tx: &Transaction<'_>, collection: &str, id: &str) -> Result<bool> {
-    let n = tx
-        .execute(
-            "DELETE FROM items WHERE collection = $1 AND id = $2",
+    let row = tx
+        .query_opt(
+            "DELETE FROM items WHERE collection = $1 AND id = $2
+             RETURNING datetime, tl_space_bucket(geom),
+               round((ST_XMax(geom) - ST_XMin(geom)) * 1000)::int8, round((ST_YMax(geom) - ST_YMin(geom)) * 1000)::int8",
             &[&collection, &id],
         )
         .await
         .map_err(pg)?;
-    if n == 0 {
+    let Some(row) = row else {
         return Ok(false);
+    };
+    let datetime: i64 = row.try_get(0).map_err(pg)?;
+    let cell: Option<i64> = row.try_get(1).map_err(pg)?;
+    let mut histogram = Histogram::default();
+    histogram.add(collection, 1, time_bucket(datetime), -1);
+    if let Some(cell) = cell {
+        histogram.add(collection, 0, cell, -1);
+        for k in 0..2 {
+            let size: Option<i64> = row.try_get(2 + k).map_err(pg)?;
+            histogram.add(collection, 2, k as i64, -size.unwrap_or(0));
+        }
     }
+    histogram.apply(tx, false).await?;
     tx.execute(
         "UPDATE collections SET item_count = item_count - 1, updated = $2 WHERE id = $1",
         &[&collection, &write_time()],
@@ -149,6 +165,66 @@ struct BatchStats {
     max_before: i64,
     max_after: i64,
     properties: BTreeMap<String, BTreeSet<JsonType>>,
+}
+
+/// Changes to the search histograms (`item_histogram`) made by a write.
+#[derive(Default)]
+struct Histogram(BTreeMap<(String, i16, i64), i64>);
+
+impl Histogram {
+    fn add(&mut self, collection: &str, kind: i16, bucket: i64, n: i64) {
+        *self
+            .0
+            .entry((collection.to_string(), kind, bucket))
+            .or_default() += n;
+    }
+
+    /// Writes the changes, less the buckets of the items about to be
+    /// replaced by the staged ones when `replacing`; in key order, so that
+    /// concurrent writers lock the rows in the same order.
+    async fn apply(self, tx: &Transaction<'_>, replacing: bool) -> Result<()> {
+        let mut collections = Vec::with_capacity(self.0.len());
+        let mut kinds = Vec::with_capacity(self.0.len());
+        let mut buckets = Vec::with_capacity(self.0.len());
+        let mut counts = Vec::with_capacity(self.0.len());
+        for ((collection, kind, bucket), n) in self.0 {
+            collections.push(collection);
+            kinds.push(kind);
+            buckets.push(bucket);
+            counts.push(n);
+        }
+        let replaced = if replacing {
+            "UNION ALL
+             SELECT i.collection, 0::int2, tl_space_bucket(i.geom), -1::int8
+             FROM staging s JOIN items i ON i.collection = s.collection AND i.id = s.id
+             WHERE i.geom IS NOT NULL
+             UNION ALL
+             SELECT i.collection, 1::int2, i.datetime >> 41, -1::int8
+             FROM staging s JOIN items i ON i.collection = s.collection AND i.id = s.id
+             UNION ALL
+             SELECT i.collection, 2::int2, k, -round(CASE k WHEN 0 THEN ST_XMax(i.geom) - ST_XMin(i.geom)
+                                                          ELSE ST_YMax(i.geom) - ST_YMin(i.geom) END * 1000)::int8
+             FROM staging s JOIN items i ON i.collection = s.collection AND i.id = s.id, (VALUES (0::int8), (1)) AS v(k)
+             WHERE i.geom IS NOT NULL"
+        } else {
+            ""
+        };
+        tx.execute(
+            &format!(
+                "INSERT INTO item_histogram (collection, kind, bucket, count)
+                 SELECT collection, kind, bucket, sum(n) FROM (
+                   SELECT * FROM unnest($1::text[], $2::int2[], $3::int8[], $4::int8[]) AS d(collection, kind, bucket, n)
+                   {replaced}
+                 ) d WHERE bucket IS NOT NULL
+                 GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3
+                 ON CONFLICT (collection, kind, bucket) DO UPDATE SET count = item_histogram.count + excluded.count"
+            ),
+            &[&collections, &kinds, &buckets, &counts],
+        )
+        .await
+        .map_err(pg)?;
+        Ok(())
+    }
 }
 
 const STAGING_TYPES: [Type; 13] = [
@@ -238,6 +314,7 @@ pub(super) async fn put_items(
         }
     }
     let now = write_time();
+    let mut histogram = Histogram::default();
     let sink = tx
         .copy_in(
             "COPY staging (seq, collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, doc, links, words, updated) FROM STDIN (FORMAT binary)",
@@ -251,6 +328,13 @@ pub(super) async fn put_items(
             continue;
         }
         let seq = n as i32;
+        histogram.add(&item.collection, 1, time_bucket(item.datetime), 1);
+        if let Some(f) = &item.footprint {
+            histogram.add(&item.collection, 0, space_bucket(&f.bounds), 1);
+            let [w, h] = box_size(&f.bounds);
+            histogram.add(&item.collection, 2, 0, w);
+            histogram.add(&item.collection, 2, 1, h);
+        }
         let geom = item.footprint.as_ref().map(|f| f.wkb.as_slice());
         let words = tsvector(&item.text);
         let row: [&(dyn ToSql + Sync); 13] = [
@@ -277,6 +361,7 @@ pub(super) async fn put_items(
     let mut inserted_by: HashMap<String, i64> = HashMap::new();
     let summary = match mode {
         WriteMode::Replace => {
+            std::mem::take(&mut histogram).apply(tx, true).await?;
             let n = tx
                 .execute(
                     "UPDATE items i SET datetime = s.datetime, start_dt = s.start_dt, end_dt = s.end_dt,
@@ -345,6 +430,9 @@ pub(super) async fn put_items(
                     "item '{id}' already exists in collection '{collection}'"
                 )));
             }
+            std::mem::take(&mut histogram)
+                .apply(tx, existing > 0)
+                .await?;
             let conflict = if mode == WriteMode::Create {
                 "DO NOTHING"
             } else {
@@ -370,6 +458,9 @@ pub(super) async fn put_items(
         }
     };
 
+    // In id order: concurrent writers lock the rows in the same order.
+    let mut stats: Vec<(&str, BatchStats)> = stats.into_iter().collect();
+    stats.sort_by(|a, b| a.0.cmp(b.0));
     for (collection, s) in &stats {
         tx.execute(
             "UPDATE collections SET max_before = greatest(max_before, $2), max_after = greatest(max_after, $3),
