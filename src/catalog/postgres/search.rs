@@ -496,6 +496,14 @@ pub(super) async fn search(
         }
         tracing::trace!(target: "tuilerie::sql", in_space = e.in_space, in_time = e.in_time, matches = e.matches, walk_rows = ?e.walk_rows, ?walk_budget, by_boxes, "plan");
     }
+    #[cfg(test)]
+    if let Some(path) = tests::FORCED.with(|f| f.get()) {
+        walk_budget = match path {
+            tests::Path::Walk(budget) if walkable => Some(budget),
+            _ => None,
+        };
+        by_boxes = geometry.is_some() && path == tests::Path::Boxes;
+    }
 
     let page_sql = match (&geometry, by_boxes) {
         (Some(g), true) => format!(
@@ -914,6 +922,245 @@ fn spatial_condition(sql: &mut PgSql, spatial: &Spatial) -> Result<(String, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Catalog;
+    use crate::catalog::item::{ItemContext, parse_item};
+    use crate::catalog::query::Limits;
+    use std::cell::Cell;
+
+    /// An access path a test imposes on the searches of its thread.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub(super) enum Path {
+        /// The walk, with this budget of rows (then the planner's way).
+        Walk(i64),
+        Boxes,
+        Planner,
+    }
+
+    thread_local! {
+        pub(super) static FORCED: Cell<Option<Path>> = const { Cell::new(None) };
+    }
+
+    /// A small deterministic generator (xorshift).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    struct Item {
+        collection: String,
+        id: String,
+        bbox: [f64; 4],
+        start: i64,
+        datetime: i64,
+        end: i64,
+        cloud: Option<f64>,
+    }
+
+    fn micros(text: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_micros()
+    }
+
+    /// Every access path (the walk with a large and a tiny budget, the GiST
+    /// boxes, the planner) gives the same pages as a scan of the items in
+    /// Rust, on collections whose places, dates and cloud covers differ.
+    #[tokio::test]
+    async fn access_paths_agree_with_a_scan() {
+        let Ok(admin) = std::env::var("TUILERIE_TEST_POSTGRES") else {
+            eprintln!("SKIPPED postgres: TUILERIE_TEST_POSTGRES is not set");
+            return;
+        };
+        let name = format!("tl_paths_{}", std::process::id());
+        let url = super::super::create_database(&admin, &name).await.unwrap();
+        let cat = super::super::PostgresCatalog::open(&url, Default::default())
+            .await
+            .unwrap();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut all = Vec::new();
+        // (collection, items, region [w, s, e, n], box size, years, cloud cover, spans)
+        type Spec = (&'static str, usize, [f64; 4], f64, (i32, i32), bool, bool);
+        let specs: [Spec; 3] = [
+            (
+                "dense",
+                3000,
+                [0.0, 40.0, 8.0, 48.0],
+                1.0,
+                (2018, 2024),
+                true,
+                false,
+            ),
+            (
+                "wide",
+                300,
+                [-10.0, 30.0, 20.0, 60.0],
+                8.0,
+                (2020, 2030),
+                false,
+                false,
+            ),
+            (
+                "weekly",
+                600,
+                [-55.0, 2.0, -51.0, 6.0],
+                0.5,
+                (2019, 2023),
+                false,
+                true,
+            ),
+        ];
+        for (c, n, region, size, (y0, y1), cloudy, spans) in specs {
+            let doc = serde_json::json!({
+                "type": "Collection", "stac_version": "1.0.0", "id": c, "description": c,
+                "license": "proprietary", "links": [],
+                "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                           "temporal": {"interval": [[null, null]]}}
+            });
+            let collection =
+                crate::catalog::collection::parse_collection(&doc.to_string(), None).unwrap();
+            cat.put_collection(collection, crate::catalog::WriteMode::Upsert)
+                .await
+                .unwrap();
+            let t0 = micros(&format!("{y0}-01-01T00:00:00Z"));
+            let t1 = micros(&format!("{y1}-01-01T00:00:00Z"));
+            let mut docs = Vec::new();
+            for k in 0..n {
+                let w = region[0] + rng.next() * (region[2] - region[0]);
+                let s = region[1] + rng.next() * (region[3] - region[1]);
+                let bbox = [
+                    w,
+                    s,
+                    w + size * (0.5 + rng.next()),
+                    s + size * (0.5 + rng.next()),
+                ];
+                let datetime = t0 + ((t1 - t0) as f64 * rng.next()) as i64 / 1_000_000 * 1_000_000;
+                let (start, end) = if spans {
+                    (datetime - 3 * 86_400_000_000, datetime + 4 * 86_400_000_000)
+                } else {
+                    (datetime, datetime)
+                };
+                let cloud = cloudy.then(|| (rng.next() * 100.0).round());
+                let stamp = |t: i64| {
+                    chrono::DateTime::from_timestamp_micros(t)
+                        .unwrap()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                };
+                let mut properties = serde_json::json!({"datetime": stamp(datetime)});
+                if spans {
+                    properties["start_datetime"] = stamp(start).into();
+                    properties["end_datetime"] = stamp(end).into();
+                }
+                if let Some(cc) = cloud {
+                    properties["eo:cloud_cover"] = cc.into();
+                }
+                let id = format!("{c}-{k:05}");
+                let [w, s, e, n] = bbox;
+                let item = serde_json::json!({
+                    "type": "Feature", "stac_version": "1.0.0", "id": id, "collection": c,
+                    "bbox": bbox,
+                    "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+                    "properties": properties, "assets": {}, "links": []
+                });
+                docs.push(parse_item(&item.to_string(), &ItemContext::default()).unwrap());
+                all.push(Item {
+                    collection: c.into(),
+                    id,
+                    bbox,
+                    start,
+                    datetime,
+                    end,
+                    cloud,
+                });
+            }
+            cat.put_items(docs, crate::catalog::WriteMode::Upsert)
+                .await
+                .unwrap();
+        }
+        cat.analyze().await.unwrap();
+
+        let bodies = [
+            serde_json::json!({"bbox": [2.2, 43.1, 3.2, 44.1]}),
+            serde_json::json!({"bbox": [2.2, 43.1, 3.2, 44.1], "filter": {"op": "<", "args": [{"property": "eo:cloud_cover"}, 20]}}),
+            serde_json::json!({"bbox": [-54.0, 3.0, -53.0, 4.0], "filter": {"op": "<", "args": [{"property": "eo:cloud_cover"}, 20]}}),
+            serde_json::json!({"bbox": [-54.0, 3.0, -52.5, 4.5], "datetime": "2021-03-01T00:00:00Z/2021-09-30T00:00:00Z"}),
+            serde_json::json!({"collections": ["dense", "wide"], "bbox": [5.0, 45.0, 7.0, 47.0], "datetime": "2022-01-01T00:00:00Z/2023-06-30T00:00:00Z"}),
+            serde_json::json!({"bbox": [-20.0, 20.0, 30.0, 70.0], "datetime": "../2019-06-01T00:00:00Z", "sortby": [{"field": "datetime", "direction": "asc"}]}),
+            serde_json::json!({"bbox": [1.0, 41.0, 1.5, 41.5], "sortby": [{"field": "properties.eo:cloud_cover", "direction": "asc"}]}),
+            serde_json::json!({"bbox": [100.0, 10.0, 101.0, 11.0]}),
+        ];
+        let paths = [
+            None,
+            Some(Path::Walk(1_000_000)),
+            Some(Path::Walk(3)),
+            Some(Path::Boxes),
+            Some(Path::Planner),
+        ];
+        for body in bodies {
+            let mut body = body;
+            body["limit"] = 7.into();
+            let query = SearchQuery::from_json_body(body.clone(), Limits::default()).unwrap();
+            // The expected ids, by a scan.
+            let b = query.spatial.as_ref().unwrap().envelopes()[0];
+            let [qw, qs, qe, qn] = [b.minx, b.miny, b.maxx, b.maxy];
+            let wants_cloud = body.get("filter").is_some();
+            let mut expected: Vec<&Item> = all
+                .iter()
+                .filter(|i| {
+                    query.collections.is_empty() || query.collections.contains(&i.collection)
+                })
+                .filter(|i| {
+                    i.bbox[0] <= qe && i.bbox[2] >= qw && i.bbox[1] <= qn && i.bbox[3] >= qs
+                })
+                .filter(|i| {
+                    query.datetime.as_ref().is_none_or(|d| {
+                        d.start.is_none_or(|s| i.end >= s) && d.end.is_none_or(|e| i.start <= e)
+                    })
+                })
+                .filter(|i| !wants_cloud || i.cloud.is_some_and(|c| c < 20.0))
+                .collect();
+            let keys = query.effective_sort();
+            let by_cloud = matches!(keys[0].field, SortField::Property(_));
+            expected.sort_by(|a, b| {
+                let order = if by_cloud {
+                    let (x, y) = (a.cloud.unwrap_or(f64::MAX), b.cloud.unwrap_or(f64::MAX));
+                    x.total_cmp(&y)
+                        .then(a.collection.cmp(&b.collection))
+                        .then(a.id.cmp(&b.id))
+                } else {
+                    a.datetime
+                        .cmp(&b.datetime)
+                        .then(a.collection.cmp(&b.collection))
+                        .then(a.id.cmp(&b.id))
+                };
+                if keys[0].descending {
+                    order.reverse()
+                } else {
+                    order
+                }
+            });
+            let expected: Vec<String> = expected.iter().map(|i| i.id.clone()).collect();
+            for path in paths {
+                FORCED.with(|f| f.set(path));
+                let mut got = Vec::new();
+                let mut q = query.clone();
+                loop {
+                    let page = cat.search(&Scope::All, &q).await.unwrap();
+                    got.extend(page.items.iter().map(|i| i.id.clone()));
+                    match page.next {
+                        Some(next) if got.len() <= expected.len() => q.cursor = Some(next),
+                        _ => break,
+                    }
+                }
+                FORCED.with(|f| f.set(None));
+                assert_eq!(got, expected, "{body} through {path:?}");
+            }
+        }
+    }
 
     #[test]
     fn tsvector_and_tsquery_are_quoted_words() {
