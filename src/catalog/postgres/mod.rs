@@ -345,7 +345,7 @@ impl Catalog for PostgresCatalog {
         // The visibility test and the item in one round trip.
         let stmt = client
             .prepare_cached(
-                "SELECT c.access, i.updated, i.doc, i.links, i.props_text
+                "SELECT c.access, i.updated, i.doc, i.links, i.properties::text
                  FROM collections c LEFT JOIN items i ON i.collection = c.id AND i.id = $2
                  WHERE c.id = $1",
             )

@@ -121,7 +121,7 @@ impl Dialect for PgSql {
         } else if types
             .is_some_and(|t| t.contains(&JsonType::Array) || t.contains(&JsonType::Object))
         {
-            format!("(i.properties->{key})")
+            format!("((i.properties->{key})::jsonb)")
         } else {
             format!("((i.properties->>{key}) COLLATE \"C\")")
         }
@@ -240,6 +240,31 @@ pub(super) fn tsvector(text: &str) -> String {
         out.push_str("':");
         let ps: Vec<String> = ps.iter().take(256).map(|p| p.to_string()).collect();
         out.push_str(&ps.join(","));
+    }
+    out
+}
+
+/// The same `tsvector` in PostgreSQL's binary format (for a binary COPY):
+/// the number of lexemes, then each lexeme (NUL-terminated), its number of
+/// positions and the positions (strictly increasing, at most 256).
+pub(super) fn tsvector_binary(text: &str) -> Vec<u8> {
+    let mut positions: std::collections::BTreeMap<String, Vec<u16>> = Default::default();
+    for (i, w) in crate::catalog::text::words(text).into_iter().enumerate() {
+        let p = (i + 1).min(16383) as u16;
+        let ps = positions.entry(w).or_default();
+        if ps.len() < 256 && ps.last() != Some(&p) {
+            ps.push(p);
+        }
+    }
+    let mut out = Vec::with_capacity(4 + text.len() * 2);
+    out.extend_from_slice(&(positions.len() as i32).to_be_bytes());
+    for (w, ps) in positions {
+        out.extend_from_slice(w.as_bytes());
+        out.push(0);
+        out.extend_from_slice(&(ps.len() as u16).to_be_bytes());
+        for p in ps {
+            out.extend_from_slice(&p.to_be_bytes());
+        }
     }
     out
 }
@@ -507,7 +532,7 @@ pub(super) async fn search(
 
     let page_sql = match (&geometry, by_boxes) {
         (Some(g), true) => format!(
-            "SELECT i.collection, i.id, i.updated, i.doc, i.props_text, i.links, {select}
+            "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
              FROM (SELECT * FROM items i WHERE {collection}i.geom && {g} OFFSET 0) i{where_}
              ORDER BY {order} LIMIT {limit}",
             select = select.join(", "),
@@ -526,7 +551,7 @@ pub(super) async fn search(
             order = order.join(", "),
         ),
         _ => format!(
-            "SELECT i.collection, i.id, i.updated, i.doc, i.props_text, i.links, {select}
+            "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
              FROM items i{where_} ORDER BY {order} LIMIT {limit}",
             select = select.join(", "),
             where_ = where_clause(
@@ -551,7 +576,7 @@ pub(super) async fn search(
         };
         let budget = walk.param(SqlValue::Int(budget));
         let walk_sql = format!(
-            "SELECT i.collection, i.id, i.updated, i.doc, i.props_text, i.links, {select}
+            "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
              FROM (SELECT * FROM items i{inner} ORDER BY {order} LIMIT {budget}) i{where_}
              LIMIT {limit}",
             select = select.join(", "),
