@@ -45,8 +45,12 @@ pub(super) fn build(url: &str, options: &PgOptions) -> Result<Pool> {
         config.application_name("tuilerie");
     }
     let timeout_ms = options.query_timeout.as_millis().max(1);
+    // Searches are short statements: parallel workers and JIT compilation
+    // would cost more CPU than they save (and workers take the cores other
+    // requests need).
     config.options(format!(
-        "-c statement_timeout={timeout_ms} -c client_min_messages=warning"
+        "-c statement_timeout={timeout_ms} -c client_min_messages=warning \
+         -c max_parallel_workers_per_gather=0 -c jit=off"
     ));
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(5));

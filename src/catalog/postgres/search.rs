@@ -5,9 +5,10 @@
 use super::{CollectionMeta, pg, visible_collections};
 use crate::catalog::error::Result;
 use crate::catalog::filter::{Column, Dialect, SqlValue, Translator};
+use crate::catalog::geometry::Bounds;
 use crate::catalog::item::JsonType;
 use crate::catalog::keyset;
-use crate::catalog::query::{SearchQuery, Spatial};
+use crate::catalog::query::{SearchQuery, SortField, Spatial};
 use crate::catalog::queryables::PropertyKinds;
 use crate::catalog::scope::Scope;
 use crate::catalog::sqlite::CountPolicy;
@@ -15,6 +16,8 @@ use crate::catalog::text::TextQuery;
 use crate::catalog::token::{Cursor, SortValue};
 use crate::catalog::{ItemPage, StoredItem};
 use postgres_types::{ToSql, Type};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use tokio_postgres::{GenericClient, Row};
 
 /// PostgreSQL renderings for the CQL2 translator, collecting bound values.
@@ -118,7 +121,7 @@ impl Dialect for PgSql {
         } else if types
             .is_some_and(|t| t.contains(&JsonType::Array) || t.contains(&JsonType::Object))
         {
-            format!("(i.properties->{key})")
+            format!("((i.properties->{key})::jsonb)")
         } else {
             format!("((i.properties->>{key}) COLLATE \"C\")")
         }
@@ -241,6 +244,31 @@ pub(super) fn tsvector(text: &str) -> String {
     out
 }
 
+/// The same `tsvector` in PostgreSQL's binary format (for a binary COPY):
+/// the number of lexemes, then each lexeme (NUL-terminated), its number of
+/// positions and the positions (strictly increasing, at most 256).
+pub(super) fn tsvector_binary(text: &str) -> Vec<u8> {
+    let mut positions: std::collections::BTreeMap<String, Vec<u16>> = Default::default();
+    for (i, w) in crate::catalog::text::words(text).into_iter().enumerate() {
+        let p = (i + 1).min(16383) as u16;
+        let ps = positions.entry(w).or_default();
+        if ps.len() < 256 && ps.last() != Some(&p) {
+            ps.push(p);
+        }
+    }
+    let mut out = Vec::with_capacity(4 + text.len() * 2);
+    out.extend_from_slice(&(positions.len() as i32).to_be_bytes());
+    for (w, ps) in positions {
+        out.extend_from_slice(w.as_bytes());
+        out.push(0);
+        out.extend_from_slice(&(ps.len() as u16).to_be_bytes());
+        for p in ps {
+            out.extend_from_slice(&p.to_be_bytes());
+        }
+    }
+    out
+}
+
 /// Reads the known property names (and types) of some collections.
 pub(super) async fn property_kinds(
     client: &impl GenericClient,
@@ -289,6 +317,7 @@ fn sort_value(row: &Row, idx: usize) -> Result<SortValue> {
 /// Runs a search.
 pub(super) async fn search(
     client: &deadpool_postgres::Object,
+    cache: &HistogramCache,
     scope: &Scope,
     query: &SearchQuery,
     count: CountPolicy,
@@ -322,7 +351,12 @@ pub(super) async fn search(
         PropertyKinds::default()
     };
     let mut sql = PgSql::new(kinds.clone());
+    // Conditions an index walk in datetime order answers itself (collections,
+    // the time range), and the others, tested on the rows it reaches.
+    let mut walk_conditions = Vec::new();
     let mut conditions = Vec::new();
+    let mut collection_condition = None;
+    let mut geometry = None;
     let items_in_scope: u64 = collections.iter().map(|c| c.item_count.max(0) as u64).sum();
 
     if !query.collections.is_empty() || collections.len() != total {
@@ -330,7 +364,9 @@ pub(super) async fn search(
             .iter()
             .map(|id| sql.param(SqlValue::Text(id.clone())))
             .collect();
-        conditions.push(format!("i.collection IN ({})", ps.join(", ")));
+        let c = format!("i.collection IN ({})", ps.join(", "));
+        collection_condition = Some(c.clone());
+        walk_conditions.push(c);
     }
     let mut trivial_count = true;
     if !query.ids.is_empty() {
@@ -343,23 +379,25 @@ pub(super) async fn search(
         trivial_count = false;
     }
     if let Some(spatial) = &query.spatial {
-        conditions.push(spatial_condition(&mut sql, spatial)?);
+        let (condition, g) = spatial_condition(&mut sql, spatial)?;
+        conditions.push(condition);
+        geometry = Some(g);
         trivial_count = false;
     }
+    let max_before = collections.iter().map(|c| c.max_before).max().unwrap_or(0);
+    let max_after = collections.iter().map(|c| c.max_after).max().unwrap_or(0);
     if let Some(interval) = &query.datetime {
-        let max_before = collections.iter().map(|c| c.max_before).max().unwrap_or(0);
-        let max_after = collections.iter().map(|c| c.max_after).max().unwrap_or(0);
         if let Some(s) = interval.start {
             let p = sql.param(SqlValue::Int(s));
-            conditions.push(format!("i.end_dt >= {p}"));
+            walk_conditions.push(format!("i.end_dt >= {p}"));
             let lo = sql.param(SqlValue::Int(s.saturating_sub(max_after)));
-            conditions.push(format!("i.datetime >= {lo}"));
+            walk_conditions.push(format!("i.datetime >= {lo}"));
         }
         if let Some(e) = interval.end {
             let p = sql.param(SqlValue::Int(e));
-            conditions.push(format!("i.start_dt <= {p}"));
+            walk_conditions.push(format!("i.start_dt <= {p}"));
             let hi = sql.param(SqlValue::Int(e.saturating_add(max_before)));
-            conditions.push(format!("i.datetime <= {hi}"));
+            walk_conditions.push(format!("i.datetime <= {hi}"));
         }
         trivial_count = false;
     }
@@ -373,12 +411,9 @@ pub(super) async fn search(
         conditions.push(format!("({predicate})"));
         trivial_count = false;
     }
+    let all_conditions: Vec<String> = walk_conditions.iter().chain(&conditions).cloned().collect();
     // The statement without cursor and limit, for counting.
-    let where_all = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conditions.join(" AND "))
-    };
+    let where_all = where_clause(&all_conditions);
     let count_params = sql.params.len();
 
     let exprs = keys
@@ -386,10 +421,9 @@ pub(super) async fn search(
         .map(|k| keyset::sort_expr(&mut sql, k, &kinds))
         .collect::<Result<Vec<_>>>()?;
     let sig = keyset::signature(&keys);
-    let mut page_conditions = conditions.clone();
     if let Some(cursor) = &query.cursor {
         keyset::check_cursor(cursor, &keys)?;
-        page_conditions.push(keyset::after(&mut sql, &exprs, &keys, &cursor.values));
+        walk_conditions.push(keyset::after(&mut sql, &exprs, &keys, &cursor.values));
     }
     let order: Vec<String> = keys
         .iter()
@@ -405,27 +439,176 @@ pub(super) async fn search(
         .collect();
     let select: Vec<String> = exprs.iter().map(|(e, _)| e.clone()).collect();
     let limit = sql.param(SqlValue::Int(query.limit as i64 + 1));
-    let page_sql = format!(
-        "SELECT i.collection, i.id, i.updated, i.doc, i.props_text, i.links, {select}
-         FROM items i{where_} ORDER BY {order} LIMIT {limit}",
-        select = select.join(", "),
-        where_ = if page_conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", page_conditions.join(" AND "))
-        },
-        order = order.join(", "),
-    );
-    let params = sql.bind();
-    tracing::trace!(target: "tuilerie::sql", sql = %page_sql, params = ?sql.params, "statement");
-    let types = sql.types();
-    let stmt = client
-        .prepare_typed_cached(&page_sql, &types)
-        .await
-        .map_err(pg)?;
-    let rows = client.query(&stmt, &refs(&params)).await.map_err(pg)?;
 
+    // How many items the search may match, from the histograms: decides
+    // whether counting is cheap and how to reach the page.
     let wanted = count != CountPolicy::Never;
+    let needs_count = wanted && carried.is_none() && !trivial_count;
+    // Newest (or oldest) first, the order of the (datetime, collection, id)
+    // indexes: the page can be read by walking them, testing each row.
+    let walkable = query.spatial.is_some()
+        && query.ids.is_empty()
+        && query.text.is_none()
+        && keys.len() == 3
+        && keys[0].field == SortField::Datetime
+        && keys[1].field == SortField::Collection
+        && keys[2].field == SortField::Id
+        && keys.iter().all(|k| k.descending == keys[0].descending);
+    let estimate = if walkable || (needs_count && matches!(count, CountPolicy::Auto(_))) {
+        let hs = histograms(&***client, cache, &collections).await?;
+        let boxes = query.spatial.as_ref().map(|s| s.envelopes());
+        let (t0, t1) = match &query.datetime {
+            Some(i) => (
+                i.start.map_or(i64::MIN, |s| s.saturating_sub(max_after)),
+                i.end.map_or(i64::MAX, |e| e.saturating_add(max_before)),
+            ),
+            None => (i64::MIN, i64::MAX),
+        };
+        // The walk starts at the cursor, if any.
+        let walk = walkable.then(|| {
+            let descending = keys[0].descending;
+            let at = query.cursor.as_ref().and_then(|c| match c.values.first() {
+                Some(SortValue::Int(t)) => Some(*t),
+                _ => None,
+            });
+            let (lo, hi) = match (at, descending) {
+                (Some(t), true) => (t0, t1.min(t)),
+                (Some(t), false) => (t0.max(t), t1),
+                (None, _) => (t0, t1),
+            };
+            (descending, lo, hi, query.limit + 1)
+        });
+        Some(estimate(
+            &collections,
+            &hs,
+            boxes.as_deref(),
+            (t0, t1),
+            walk,
+        ))
+    } else {
+        None
+    };
+    let est_matches = match &estimate {
+        _ if !query.ids.is_empty() => query.ids.len() as u64,
+        Some(e) => e.matches,
+        None => items_in_scope,
+    };
+    // How to reach the page: a walk of the datetime indexes in sort order
+    // reads rows until the page is full; the boxes' candidates from the
+    // GiST indexes (then sorted) cost about twice as much each; otherwise the
+    // planner chooses (e.g. the datetime index for a short time range). The
+    // walk stops after a budget of rows, so that a wrong estimate costs
+    // little, and the page is then read the other way.
+    let mut walk_budget = None;
+    let mut by_boxes = false;
+    if let (Some(e), Some(_)) = (&estimate, &geometry) {
+        let box_cost = e.in_space as f64 * 2.0;
+        let time_cost = if query.datetime.is_some() {
+            e.in_time as f64 * 1.5
+        } else {
+            f64::INFINITY
+        };
+        // (Boxes over much of the scope: the planner may know better, e.g. an
+        // index in the sort order.)
+        by_boxes = box_cost <= time_cost && e.in_space.saturating_mul(4) < items_in_scope;
+        let other = box_cost.min(time_cost);
+        if let Some(rows) = e.walk_rows {
+            // Filters the histograms know nothing of (e.g. on cloud cover)
+            // make the walk longer than estimated.
+            if rows * 2.0 < other {
+                walk_budget = Some((rows * 8.0).max(other / 3.0).max(1_000.0) as i64);
+            }
+        }
+        tracing::trace!(target: "tuilerie::sql", in_space = e.in_space, in_time = e.in_time, matches = e.matches, walk_rows = ?e.walk_rows, ?walk_budget, by_boxes, "plan");
+    }
+    #[cfg(test)]
+    if let Some(path) = tests::FORCED.with(|f| f.get()) {
+        walk_budget = match path {
+            tests::Path::Walk(budget) if walkable => Some(budget),
+            _ => None,
+        };
+        by_boxes = geometry.is_some() && path == tests::Path::Boxes;
+    }
+
+    let page_sql = match (&geometry, by_boxes) {
+        (Some(g), true) => format!(
+            "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
+             FROM (SELECT * FROM items i WHERE {collection}i.geom && {g} OFFSET 0) i{where_}
+             ORDER BY {order} LIMIT {limit}",
+            select = select.join(", "),
+            collection = collection_condition
+                .as_ref()
+                .map(|c| format!("{c} AND "))
+                .unwrap_or_default(),
+            where_ = where_clause(
+                &walk_conditions
+                    .iter()
+                    .chain(&conditions)
+                    .filter(|c| Some(*c) != collection_condition.as_ref())
+                    .cloned()
+                    .collect::<Vec<_>>()
+            ),
+            order = order.join(", "),
+        ),
+        _ => format!(
+            "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
+             FROM items i{where_} ORDER BY {order} LIMIT {limit}",
+            select = select.join(", "),
+            where_ = where_clause(
+                &walk_conditions
+                    .iter()
+                    .chain(&conditions)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            ),
+            order = order.join(", "),
+        ),
+    };
+    let types = sql.types();
+    let mut rows = None;
+    if let Some(budget) = walk_budget {
+        // The walk: the inner statement reads the index in order (at most
+        // `budget` rows, so a wrong estimate costs little), the outer one
+        // keeps the matches; the order is the inner one's.
+        let mut walk = PgSql {
+            params: sql.params.clone(),
+            kinds: kinds.clone(),
+        };
+        let budget = walk.param(SqlValue::Int(budget));
+        let walk_sql = format!(
+            "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
+             FROM (SELECT * FROM items i{inner} ORDER BY {order} LIMIT {budget}) i{where_}
+             LIMIT {limit}",
+            select = select.join(", "),
+            inner = where_clause(&walk_conditions),
+            order = order.join(", "),
+            where_ = where_clause(&conditions),
+        );
+        let params = walk.bind();
+        tracing::trace!(target: "tuilerie::sql", sql = %walk_sql, params = ?walk.params, "statement");
+        let stmt = client
+            .prepare_typed_cached(&walk_sql, &walk.types())
+            .await
+            .map_err(pg)?;
+        let found = client.query(&stmt, &refs(&params)).await.map_err(pg)?;
+        // Fewer rows than asked: the budget may have run out first.
+        if found.len() > query.limit {
+            rows = Some(found);
+        }
+    }
+    let params = sql.bind();
+    let rows = match rows {
+        Some(rows) => rows,
+        None => {
+            tracing::trace!(target: "tuilerie::sql", sql = %page_sql, params = ?sql.params, "statement");
+            let stmt = client
+                .prepare_typed_cached(&page_sql, &types)
+                .await
+                .map_err(pg)?;
+            client.query(&stmt, &refs(&params)).await.map_err(pg)?
+        }
+    };
+
     let number_matched = if !wanted {
         None
     } else if carried.is_some() {
@@ -437,26 +620,32 @@ pub(super) async fn search(
             CountPolicy::Auto(limit) => Some(limit),
             _ => None,
         };
-        let count_sql = match cap {
-            Some(cap) => format!(
-                "SELECT count(*) FROM (SELECT 1 FROM items i{where_all} LIMIT {}) s",
-                cap.saturating_add(1)
-            ),
-            None => format!("SELECT count(*) FROM items i{where_all}"),
-        };
-        let stmt = client
-            .prepare_typed_cached(&count_sql, &types[..count_params])
-            .await
-            .map_err(pg)?;
-        let row = client
-            .query_one(&stmt, &refs(&params[..count_params]))
-            .await
-            .map_err(pg)?;
-        let n: i64 = row.try_get(0).map_err(pg)?;
-        let n = n.max(0) as u64;
         match cap {
-            Some(cap) if n > cap => None,
-            _ => Some(n),
+            // Too many to count cheaply.
+            Some(cap) if est_matches > cap => None,
+            _ => {
+                let count_sql = match cap {
+                    Some(cap) => format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM items i{where_all} LIMIT {}) s",
+                        cap.saturating_add(1)
+                    ),
+                    None => format!("SELECT count(*) FROM items i{where_all}"),
+                };
+                let stmt = client
+                    .prepare_typed_cached(&count_sql, &types[..count_params])
+                    .await
+                    .map_err(pg)?;
+                let row = client
+                    .query_one(&stmt, &refs(&params[..count_params]))
+                    .await
+                    .map_err(pg)?;
+                let n: i64 = row.try_get(0).map_err(pg)?;
+                let n = n.max(0) as u64;
+                match cap {
+                    Some(cap) if n > cap => None,
+                    _ => Some(n),
+                }
+            }
         }
     };
 
@@ -496,9 +685,242 @@ pub(super) async fn search(
     })
 }
 
+/// ` WHERE a AND b …`, or nothing.
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// What the histograms say of a search.
+#[derive(Debug, Clone, Copy)]
+struct Estimate {
+    /// Items in the boxes' cells (all items in scope without a spatial filter).
+    in_space: u64,
+    /// Items in the time range (all items in scope without one).
+    in_time: u64,
+    /// Items in both, taking space and time as independent in each collection.
+    matches: u64,
+    /// Rows a walk of the datetime indexes reads to fill the page.
+    walk_rows: Option<f64>,
+}
+
+/// A datetime bucket of the histograms: 2^41 µs (about 25 days).
+const TIME_SHIFT: u32 = 41;
+
+/// The histogram cell of a box centre (1°), as `tl_space_bucket` computes it.
+pub(super) fn space_bucket(b: &Bounds) -> i64 {
+    let x = ((b.minx + b.maxx) / 2.0 + 180.0).floor().clamp(0.0, 359.0) as i64;
+    let y = ((b.miny + b.maxy) / 2.0 + 90.0).floor().clamp(0.0, 179.0) as i64;
+    y * 360 + x
+}
+
+/// A box's width and height in millidegrees, as the histograms sum them.
+pub(super) fn box_size(b: &Bounds) -> [i64; 2] {
+    [
+        ((b.maxx - b.minx) * 1000.0).round() as i64,
+        ((b.maxy - b.miny) * 1000.0).round() as i64,
+    ]
+}
+
+/// The histogram bucket of a datetime.
+pub(super) fn time_bucket(t: i64) -> i64 {
+    t >> TIME_SHIFT
+}
+
+/// A collection's search histograms, as they were when its `updated` was
+/// the one recorded here.
+#[derive(Debug, Default)]
+pub(super) struct Histograms {
+    updated: i64,
+    /// Items by 1° cell of their box centre.
+    space: BTreeMap<i64, f64>,
+    /// Items by datetime bucket.
+    time: BTreeMap<i64, f64>,
+    /// Sums of the footprints' box widths and heights (millidegrees).
+    sizes: [f64; 2],
+}
+
+impl Histograms {
+    /// Items whose box meets one of `boxes`: those whose centre lies in the
+    /// boxes widened by half the mean item box, cells counted in proportion
+    /// to their overlap. `None` when the boxes cover too many cells.
+    fn in_boxes(&self, boxes: &[Bounds]) -> Option<f64> {
+        let n: f64 = self.space.values().sum();
+        if n <= 0.0 {
+            return Some(0.0);
+        }
+        let (half_w, half_h) = (self.sizes[0] / n / 2000.0, self.sizes[1] / n / 2000.0);
+        let mut total = 0.0;
+        let mut cells = 0;
+        for b in boxes {
+            let (w, e) = (b.minx - half_w + 180.0, b.maxx + half_w + 180.0);
+            let (s, north) = (b.miny - half_h + 90.0, b.maxy + half_h + 90.0);
+            let x0 = w.floor().clamp(0.0, 359.0) as i64;
+            let x1 = e.floor().clamp(0.0, 359.0) as i64;
+            let y0 = s.floor().clamp(0.0, 179.0) as i64;
+            let y1 = north.floor().clamp(0.0, 179.0) as i64;
+            cells += (x1 - x0 + 1).max(0) * (y1 - y0 + 1).max(0);
+            if cells > 400 {
+                return None;
+            }
+            let part = |cell: i64, lo: f64, hi: f64| {
+                let (a, b) = (cell as f64, cell as f64 + 1.0);
+                (hi.min(b) - lo.max(a)).clamp(0.0, 1.0)
+            };
+            for y in y0..=y1 {
+                let fy = part(y, s, north);
+                for (&cell, count) in self.space.range(y * 360 + x0..=y * 360 + x1) {
+                    total += count * fy * part(cell - y * 360, w, e);
+                }
+            }
+        }
+        Some(total)
+    }
+}
+
+/// Histograms by collection, kept in memory between searches (they only
+/// serve estimates; a collection's are read again once it has changed).
+pub(super) type HistogramCache = std::sync::Mutex<HashMap<String, Arc<Histograms>>>;
+
+/// The histograms of these collections, from the cache or the database.
+async fn histograms(
+    client: &impl GenericClient,
+    cache: &HistogramCache,
+    collections: &[&CollectionMeta],
+) -> Result<Vec<Arc<Histograms>>> {
+    let stale: Vec<String> = {
+        let cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        collections
+            .iter()
+            .filter(|c| cache.get(&c.id).is_none_or(|h| h.updated != c.updated))
+            .map(|c| c.id.clone())
+            .collect()
+    };
+    if !stale.is_empty() {
+        let rows = client
+            .query(
+                "SELECT collection, kind, bucket, count FROM item_histogram WHERE collection = ANY($1)",
+                &[&stale],
+            )
+            .await
+            .map_err(pg)?;
+        let mut fresh: HashMap<String, Histograms> = HashMap::new();
+        for row in rows {
+            let collection: String = row.try_get(0).map_err(pg)?;
+            let kind: i16 = row.try_get(1).map_err(pg)?;
+            let bucket: i64 = row.try_get(2).map_err(pg)?;
+            let count: i64 = row.try_get(3).map_err(pg)?;
+            let h = fresh.entry(collection).or_default();
+            let count = count.max(0) as f64;
+            match kind {
+                0 => {
+                    h.space.insert(bucket, count);
+                }
+                1 => {
+                    h.time.insert(bucket, count);
+                }
+                _ => h.sizes[bucket.clamp(0, 1) as usize] = count,
+            }
+        }
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        for c in collections.iter().filter(|c| stale.contains(&c.id)) {
+            let mut h = fresh.remove(&c.id).unwrap_or_default();
+            h.updated = c.updated;
+            cache.insert(c.id.clone(), Arc::new(h));
+        }
+    }
+    let cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(collections
+        .iter()
+        .map(|c| cache.get(&c.id).cloned().unwrap_or_default())
+        .collect())
+}
+
+/// Estimates a search from the histograms: items in the boxes' cells, in
+/// the time range `[t0, t1]` (datetimes), matches (space and time taken as
+/// independent within each collection), and how many rows a walk of the
+/// datetime indexes in sort order, from `walk_from` on, reads to find
+/// `wanted` matches (it reads every collection's items in datetime order).
+fn estimate(
+    collections: &[&CollectionMeta],
+    histograms: &[Arc<Histograms>],
+    boxes: Option<&[Bounds]>,
+    (t0, t1): (i64, i64),
+    walk: Option<(bool, i64, i64, usize)>,
+) -> Estimate {
+    let bucket_len = (1i64 << TIME_SHIFT) as f64;
+    // The share of a bucket inside [lo, hi].
+    let overlap = |b: i64, lo: i64, hi: i64| -> f64 {
+        let start = b << TIME_SHIFT;
+        let end = ((b + 1) << TIME_SHIFT) - 1;
+        let n = hi.min(end).saturating_sub(lo.max(start)).saturating_add(1);
+        (n.max(0) as f64 / bucket_len).min(1.0)
+    };
+    let (mut in_space, mut in_time, mut matches) = (0f64, 0f64, 0f64);
+    // Rows and matches by time bucket, over every collection, for the walk.
+    let mut by_bucket: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+    for (c, h) in collections.iter().zip(histograms) {
+        let all = c.item_count.max(0) as f64;
+        if all == 0.0 {
+            continue;
+        }
+        let space = match boxes {
+            Some(boxes) => h.in_boxes(boxes).unwrap_or(all).min(all),
+            None => all,
+        };
+        let share = space / all;
+        let time: f64 = if t0 == i64::MIN && t1 == i64::MAX {
+            all
+        } else {
+            h.time
+                .range(time_bucket(t0)..=time_bucket(t1))
+                .map(|(&b, n)| n * overlap(b, t0, t1))
+                .sum::<f64>()
+                .min(all)
+        };
+        in_space += space;
+        in_time += time;
+        matches += time * share;
+        if let Some((_, lo, hi, _)) = walk {
+            for (&b, n) in h.time.range(time_bucket(lo)..=time_bucket(hi)) {
+                let n = n * overlap(b, lo, hi);
+                let e = by_bucket.entry(b).or_default();
+                e.0 += n;
+                e.1 += n * share;
+            }
+        }
+    }
+    let walk_rows = walk.map(|(descending, _, _, wanted)| {
+        let wanted = wanted as f64;
+        let (mut rows, mut found) = (0f64, 0f64);
+        let mut buckets: Box<dyn Iterator<Item = (&i64, &(f64, f64))>> = if descending {
+            Box::new(by_bucket.iter().rev())
+        } else {
+            Box::new(by_bucket.iter())
+        };
+        for (_, &(n, m)) in &mut buckets {
+            if found + m >= wanted && m > 0.0 {
+                return rows + n * (wanted - found) / m;
+            }
+            rows += n;
+            found += m;
+        }
+        rows
+    });
+    Estimate {
+        in_space: in_space.round() as u64,
+        in_time: in_time.round() as u64,
+        matches: matches.ceil() as u64,
+        walk_rows,
+    }
+}
+
 /// The spatial filter: the exact intersection, which PostGIS answers from the
 /// GiST index (box overlap) before testing the footprints.
-fn spatial_condition(sql: &mut PgSql, spatial: &Spatial) -> Result<String> {
+fn spatial_condition(sql: &mut PgSql, spatial: &Spatial) -> Result<(String, String)> {
     let wkb = match spatial {
         Spatial::Boxes(boxes) => {
             let polygons: Vec<geo::Polygon<f64>> = boxes
@@ -519,12 +941,251 @@ fn spatial_condition(sql: &mut PgSql, spatial: &Spatial) -> Result<String> {
         Spatial::Geometry(fp) => fp.wkb.clone(),
     };
     let g = sql.param(SqlValue::Blob(wkb));
-    Ok(format!("ST_Intersects(i.geom, {g})"))
+    Ok((format!("ST_Intersects(i.geom, {g})"), g))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Catalog;
+    use crate::catalog::item::{ItemContext, parse_item};
+    use crate::catalog::query::Limits;
+    use std::cell::Cell;
+
+    /// An access path a test imposes on the searches of its thread.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub(super) enum Path {
+        /// The walk, with this budget of rows (then the planner's way).
+        Walk(i64),
+        Boxes,
+        Planner,
+    }
+
+    thread_local! {
+        pub(super) static FORCED: Cell<Option<Path>> = const { Cell::new(None) };
+    }
+
+    /// A small deterministic generator (xorshift).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    struct Item {
+        collection: String,
+        id: String,
+        bbox: [f64; 4],
+        start: i64,
+        datetime: i64,
+        end: i64,
+        cloud: Option<f64>,
+    }
+
+    fn micros(text: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_micros()
+    }
+
+    /// Every access path (the walk with a large and a tiny budget, the GiST
+    /// boxes, the planner) gives the same pages as a scan of the items in
+    /// Rust, on collections whose places, dates and cloud covers differ.
+    #[tokio::test]
+    async fn access_paths_agree_with_a_scan() {
+        let Ok(admin) = std::env::var("TUILERIE_TEST_POSTGRES") else {
+            eprintln!("SKIPPED postgres: TUILERIE_TEST_POSTGRES is not set");
+            return;
+        };
+        let name = format!("tl_paths_{}", std::process::id());
+        let url = super::super::create_database(&admin, &name).await.unwrap();
+        let cat = super::super::PostgresCatalog::open(&url, Default::default())
+            .await
+            .unwrap();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut all = Vec::new();
+        // (collection, items, region [w, s, e, n], box size, years, cloud cover, spans)
+        type Spec = (&'static str, usize, [f64; 4], f64, (i32, i32), bool, bool);
+        let specs: [Spec; 3] = [
+            (
+                "dense",
+                3000,
+                [0.0, 40.0, 8.0, 48.0],
+                1.0,
+                (2018, 2024),
+                true,
+                false,
+            ),
+            (
+                "wide",
+                300,
+                [-10.0, 30.0, 20.0, 60.0],
+                8.0,
+                (2020, 2030),
+                false,
+                false,
+            ),
+            (
+                "weekly",
+                600,
+                [-55.0, 2.0, -51.0, 6.0],
+                0.5,
+                (2019, 2023),
+                false,
+                true,
+            ),
+        ];
+        for (c, n, region, size, (y0, y1), cloudy, spans) in specs {
+            let doc = serde_json::json!({
+                "type": "Collection", "stac_version": "1.0.0", "id": c, "description": c,
+                "license": "proprietary", "links": [],
+                "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                           "temporal": {"interval": [[null, null]]}}
+            });
+            let collection =
+                crate::catalog::collection::parse_collection(&doc.to_string(), None).unwrap();
+            cat.put_collection(collection, crate::catalog::WriteMode::Upsert)
+                .await
+                .unwrap();
+            let t0 = micros(&format!("{y0}-01-01T00:00:00Z"));
+            let t1 = micros(&format!("{y1}-01-01T00:00:00Z"));
+            let mut docs = Vec::new();
+            for k in 0..n {
+                let w = region[0] + rng.next() * (region[2] - region[0]);
+                let s = region[1] + rng.next() * (region[3] - region[1]);
+                let bbox = [
+                    w,
+                    s,
+                    w + size * (0.5 + rng.next()),
+                    s + size * (0.5 + rng.next()),
+                ];
+                let datetime = t0 + ((t1 - t0) as f64 * rng.next()) as i64 / 1_000_000 * 1_000_000;
+                let (start, end) = if spans {
+                    (datetime - 3 * 86_400_000_000, datetime + 4 * 86_400_000_000)
+                } else {
+                    (datetime, datetime)
+                };
+                let cloud = cloudy.then(|| (rng.next() * 100.0).round());
+                let stamp = |t: i64| {
+                    chrono::DateTime::from_timestamp_micros(t)
+                        .unwrap()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                };
+                let mut properties = serde_json::json!({"datetime": stamp(datetime)});
+                if spans {
+                    properties["start_datetime"] = stamp(start).into();
+                    properties["end_datetime"] = stamp(end).into();
+                }
+                if let Some(cc) = cloud {
+                    properties["eo:cloud_cover"] = cc.into();
+                }
+                let id = format!("{c}-{k:05}");
+                let [w, s, e, n] = bbox;
+                let item = serde_json::json!({
+                    "type": "Feature", "stac_version": "1.0.0", "id": id, "collection": c,
+                    "bbox": bbox,
+                    "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+                    "properties": properties, "assets": {}, "links": []
+                });
+                docs.push(parse_item(&item.to_string(), &ItemContext::default()).unwrap());
+                all.push(Item {
+                    collection: c.into(),
+                    id,
+                    bbox,
+                    start,
+                    datetime,
+                    end,
+                    cloud,
+                });
+            }
+            cat.put_items(docs, crate::catalog::WriteMode::Upsert)
+                .await
+                .unwrap();
+        }
+        cat.analyze().await.unwrap();
+
+        let bodies = [
+            serde_json::json!({"bbox": [2.2, 43.1, 3.2, 44.1]}),
+            serde_json::json!({"bbox": [2.2, 43.1, 3.2, 44.1], "filter": {"op": "<", "args": [{"property": "eo:cloud_cover"}, 20]}}),
+            serde_json::json!({"bbox": [-54.0, 3.0, -53.0, 4.0], "filter": {"op": "<", "args": [{"property": "eo:cloud_cover"}, 20]}}),
+            serde_json::json!({"bbox": [-54.0, 3.0, -52.5, 4.5], "datetime": "2021-03-01T00:00:00Z/2021-09-30T00:00:00Z"}),
+            serde_json::json!({"collections": ["dense", "wide"], "bbox": [5.0, 45.0, 7.0, 47.0], "datetime": "2022-01-01T00:00:00Z/2023-06-30T00:00:00Z"}),
+            serde_json::json!({"bbox": [-20.0, 20.0, 30.0, 70.0], "datetime": "../2019-06-01T00:00:00Z", "sortby": [{"field": "datetime", "direction": "asc"}]}),
+            serde_json::json!({"bbox": [1.0, 41.0, 1.5, 41.5], "sortby": [{"field": "properties.eo:cloud_cover", "direction": "asc"}]}),
+            serde_json::json!({"bbox": [100.0, 10.0, 101.0, 11.0]}),
+        ];
+        let paths = [
+            None,
+            Some(Path::Walk(1_000_000)),
+            Some(Path::Walk(3)),
+            Some(Path::Boxes),
+            Some(Path::Planner),
+        ];
+        for body in bodies {
+            let mut body = body;
+            body["limit"] = 7.into();
+            let query = SearchQuery::from_json_body(body.clone(), Limits::default()).unwrap();
+            // The expected ids, by a scan.
+            let b = query.spatial.as_ref().unwrap().envelopes()[0];
+            let [qw, qs, qe, qn] = [b.minx, b.miny, b.maxx, b.maxy];
+            let wants_cloud = body.get("filter").is_some();
+            let mut expected: Vec<&Item> = all
+                .iter()
+                .filter(|i| {
+                    query.collections.is_empty() || query.collections.contains(&i.collection)
+                })
+                .filter(|i| {
+                    i.bbox[0] <= qe && i.bbox[2] >= qw && i.bbox[1] <= qn && i.bbox[3] >= qs
+                })
+                .filter(|i| {
+                    query.datetime.as_ref().is_none_or(|d| {
+                        d.start.is_none_or(|s| i.end >= s) && d.end.is_none_or(|e| i.start <= e)
+                    })
+                })
+                .filter(|i| !wants_cloud || i.cloud.is_some_and(|c| c < 20.0))
+                .collect();
+            let keys = query.effective_sort();
+            let by_cloud = matches!(keys[0].field, SortField::Property(_));
+            expected.sort_by(|a, b| {
+                let order = if by_cloud {
+                    let (x, y) = (a.cloud.unwrap_or(f64::MAX), b.cloud.unwrap_or(f64::MAX));
+                    x.total_cmp(&y)
+                        .then(a.collection.cmp(&b.collection))
+                        .then(a.id.cmp(&b.id))
+                } else {
+                    a.datetime
+                        .cmp(&b.datetime)
+                        .then(a.collection.cmp(&b.collection))
+                        .then(a.id.cmp(&b.id))
+                };
+                if keys[0].descending {
+                    order.reverse()
+                } else {
+                    order
+                }
+            });
+            let expected: Vec<String> = expected.iter().map(|i| i.id.clone()).collect();
+            for path in paths {
+                FORCED.with(|f| f.set(path));
+                let mut got = Vec::new();
+                let mut q = query.clone();
+                loop {
+                    let page = cat.search(&Scope::All, &q).await.unwrap();
+                    got.extend(page.items.iter().map(|i| i.id.clone()));
+                    match page.next {
+                        Some(next) if got.len() <= expected.len() => q.cursor = Some(next),
+                        _ => break,
+                    }
+                }
+                FORCED.with(|f| f.set(None));
+                assert_eq!(got, expected, "{body} through {path:?}");
+            }
+        }
+    }
 
     #[test]
     fn tsvector_and_tsquery_are_quoted_words() {

@@ -4,7 +4,7 @@
 
 use super::pg;
 use super::schema::{literal, partition_name};
-use super::search::tsvector;
+use super::search::{box_size, space_bucket, time_bucket, tsvector, tsvector_binary};
 use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::item::{ItemDoc, JsonType};
@@ -105,12 +105,14 @@ pub(super) async fn delete_collection(tx: &Transaction<'_>, id: &str) -> Result<
         return Ok(false);
     };
     let partition: String = row.try_get(0).map_err(pg)?;
-    tx.execute(
-        "DELETE FROM collection_properties WHERE collection = $1",
-        &[&id],
-    )
-    .await
-    .map_err(pg)?;
+    for table in ["collection_properties", "item_histogram"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE collection = $1"),
+            &[&id],
+        )
+        .await
+        .map_err(pg)?;
+    }
     if partition
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -124,16 +126,30 @@ pub(super) async fn delete_collection(tx: &Transaction<'_>, id: &str) -> Result<
 
 /// Deletes one item.
 pub(super) async fn delete_item(tx: &Transaction<'_>, collection: &str, id: &str) -> Result<bool> {
-    let n = tx
-        .execute(
-            "DELETE FROM items WHERE collection = $1 AND id = $2",
+    let row = tx
+        .query_opt(
+            "DELETE FROM items WHERE collection = $1 AND id = $2
+             RETURNING datetime, tl_space_bucket(geom),
+               round((ST_XMax(geom) - ST_XMin(geom)) * 1000)::int8, round((ST_YMax(geom) - ST_YMin(geom)) * 1000)::int8",
             &[&collection, &id],
         )
         .await
         .map_err(pg)?;
-    if n == 0 {
+    let Some(row) = row else {
         return Ok(false);
+    };
+    let datetime: i64 = row.try_get(0).map_err(pg)?;
+    let cell: Option<i64> = row.try_get(1).map_err(pg)?;
+    let mut histogram = Histogram::default();
+    histogram.add(collection, 1, time_bucket(datetime), -1);
+    if let Some(cell) = cell {
+        histogram.add(collection, 0, cell, -1);
+        for k in 0..2 {
+            let size: Option<i64> = row.try_get(2 + k).map_err(pg)?;
+            histogram.add(collection, 2, k as i64, -size.unwrap_or(0));
+        }
     }
+    histogram.apply(tx, false).await?;
     tx.execute(
         "UPDATE collections SET item_count = item_count - 1, updated = $2 WHERE id = $1",
         &[&collection, &write_time()],
@@ -149,6 +165,66 @@ struct BatchStats {
     max_before: i64,
     max_after: i64,
     properties: BTreeMap<String, BTreeSet<JsonType>>,
+}
+
+/// Changes to the search histograms (`item_histogram`) made by a write.
+#[derive(Default, Clone)]
+struct Histogram(BTreeMap<(String, i16, i64), i64>);
+
+impl Histogram {
+    fn add(&mut self, collection: &str, kind: i16, bucket: i64, n: i64) {
+        *self
+            .0
+            .entry((collection.to_string(), kind, bucket))
+            .or_default() += n;
+    }
+
+    /// Writes the changes, less the buckets of the items about to be
+    /// replaced by the staged ones when `replacing`; in key order, so that
+    /// concurrent writers lock the rows in the same order.
+    async fn apply(self, tx: &Transaction<'_>, replacing: bool) -> Result<()> {
+        let mut collections = Vec::with_capacity(self.0.len());
+        let mut kinds = Vec::with_capacity(self.0.len());
+        let mut buckets = Vec::with_capacity(self.0.len());
+        let mut counts = Vec::with_capacity(self.0.len());
+        for ((collection, kind, bucket), n) in self.0 {
+            collections.push(collection);
+            kinds.push(kind);
+            buckets.push(bucket);
+            counts.push(n);
+        }
+        let replaced = if replacing {
+            "UNION ALL
+             SELECT i.collection, 0::int2, tl_space_bucket(i.geom), -1::int8
+             FROM staging s JOIN items i ON i.collection = s.collection AND i.id = s.id
+             WHERE i.geom IS NOT NULL
+             UNION ALL
+             SELECT i.collection, 1::int2, i.datetime >> 41, -1::int8
+             FROM staging s JOIN items i ON i.collection = s.collection AND i.id = s.id
+             UNION ALL
+             SELECT i.collection, 2::int2, k, -round(CASE k WHEN 0 THEN ST_XMax(i.geom) - ST_XMin(i.geom)
+                                                          ELSE ST_YMax(i.geom) - ST_YMin(i.geom) END * 1000)::int8
+             FROM staging s JOIN items i ON i.collection = s.collection AND i.id = s.id, (VALUES (0::int8), (1)) AS v(k)
+             WHERE i.geom IS NOT NULL"
+        } else {
+            ""
+        };
+        tx.execute(
+            &format!(
+                "INSERT INTO item_histogram (collection, kind, bucket, count)
+                 SELECT collection, kind, bucket, sum(n) FROM (
+                   SELECT * FROM unnest($1::text[], $2::int2[], $3::int8[], $4::int8[]) AS d(collection, kind, bucket, n)
+                   {replaced}
+                 ) d WHERE bucket IS NOT NULL
+                 GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3
+                 ON CONFLICT (collection, kind, bucket) DO UPDATE SET count = item_histogram.count + excluded.count"
+            ),
+            &[&collections, &kinds, &buckets, &counts],
+        )
+        .await
+        .map_err(pg)?;
+        Ok(())
+    }
 }
 
 const STAGING_TYPES: [Type; 13] = [
@@ -208,14 +284,6 @@ pub(super) async fn put_items(
         return Err(CatalogError::CollectionNotFound(missing));
     }
 
-    tx.batch_execute(
-        "CREATE TEMP TABLE IF NOT EXISTS staging (
-            seq int4, collection text COLLATE \"C\", id text COLLATE \"C\", datetime int8, start_dt int8, end_dt int8,
-            geom bytea, cloud_cover float8, properties text, doc text, links text, words text, updated int8
-         ) ON COMMIT DELETE ROWS",
-    )
-    .await
-    .map_err(pg)?;
     // The last of several versions of an item in one batch wins, as if the
     // batch were written in order: only that one is staged (so the upsert
     // needs no sort of the wide rows).
@@ -238,6 +306,221 @@ pub(super) async fn put_items(
         }
     }
     let now = write_time();
+    let mut histogram = Histogram::default();
+    for (n, item) in items.iter().enumerate() {
+        if last.get(&(item.collection.as_str(), item.id.as_str())) != Some(&n) {
+            continue;
+        }
+        histogram.add(&item.collection, 1, time_bucket(item.datetime), 1);
+        if let Some(f) = &item.footprint {
+            histogram.add(&item.collection, 0, space_bucket(&f.bounds), 1);
+            let [w, h] = box_size(&f.bounds);
+            histogram.add(&item.collection, 2, 0, w);
+            histogram.add(&item.collection, 2, 1, h);
+        }
+    }
+    let mut inserted_by: HashMap<String, i64> = HashMap::new();
+
+    // Only new items (an ingest's usual batch): copied straight into the
+    // table, without staging or a conflict test per row. Should another
+    // writer insert one of them meanwhile, the batch is written again the
+    // general way (Create: a conflict).
+    let mut summary = None;
+    if mode != WriteMode::Replace && all_new(tx, items, &last).await? {
+        if mode == WriteMode::Upsert {
+            tx.batch_execute("SAVEPOINT new_items").await.map_err(pg)?;
+        }
+        match copy_new(tx, items, &last, now).await {
+            Ok(()) => {
+                if mode == WriteMode::Upsert {
+                    tx.batch_execute("RELEASE SAVEPOINT new_items")
+                        .await
+                        .map_err(pg)?;
+                }
+                histogram.clone().apply(tx, false).await?;
+                for (collection, _) in last.keys() {
+                    *inserted_by.entry(collection.to_string()).or_default() += 1;
+                }
+                summary = Some(WriteSummary {
+                    inserted: distinct,
+                    updated: staged - distinct,
+                });
+            }
+            Err(e)
+                if mode == WriteMode::Upsert
+                    && e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+            {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT new_items")
+                    .await
+                    .map_err(pg)?;
+            }
+            Err(e) => return Err(pg(e)),
+        }
+    }
+    let summary = match summary {
+        Some(summary) => summary,
+        None => stage_and_write(tx, items, &last, mode, now, &histogram, &mut inserted_by).await?,
+    };
+    finish_batch(tx, stats, &inserted_by, now).await?;
+    Ok(summary)
+}
+
+/// True when none of the (last versions of the) items exists yet.
+async fn all_new(
+    tx: &Transaction<'_>,
+    items: &[ItemDoc],
+    last: &HashMap<(&str, &str), usize>,
+) -> Result<bool> {
+    let mut by_collection: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (collection, id) in last.keys() {
+        by_collection.entry(collection).or_default().push(id);
+    }
+    let _ = items;
+    let stmt = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM items WHERE collection = $1 AND id = ANY($2))",
+        )
+        .await
+        .map_err(pg)?;
+    for (collection, ids) in by_collection {
+        let row = tx
+            .query_one(&stmt, &[&collection, &ids])
+            .await
+            .map_err(pg)?;
+        if row.try_get::<_, bool>(0).map_err(pg)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Bytes sent as they are, in a binary COPY, for columns whose types the
+/// driver does not know (geometry, json, tsvector).
+#[derive(Debug)]
+struct Raw<'a>(&'a [u8]);
+
+impl ToSql for Raw<'_> {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0);
+        Ok(postgres_types::IsNull::No)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    postgres_types::to_sql_checked!();
+}
+
+/// A WKB geometry as EWKB with SRID 4326 (what `geometry` reads in binary).
+fn ewkb(wkb: &[u8]) -> Vec<u8> {
+    if wkb.len() < 5 {
+        return wkb.to_vec();
+    }
+    let little = wkb[0] == 1;
+    let mut kind = [0u8; 4];
+    kind.copy_from_slice(&wkb[1..5]);
+    let kind = if little {
+        u32::from_le_bytes(kind)
+    } else {
+        u32::from_be_bytes(kind)
+    } | 0x2000_0000;
+    let mut out = Vec::with_capacity(wkb.len() + 4);
+    out.push(wkb[0]);
+    if little {
+        out.extend_from_slice(&kind.to_le_bytes());
+        out.extend_from_slice(&4326u32.to_le_bytes());
+    } else {
+        out.extend_from_slice(&kind.to_be_bytes());
+        out.extend_from_slice(&4326u32.to_be_bytes());
+    }
+    out.extend_from_slice(&wkb[5..]);
+    out
+}
+
+const ITEM_TYPES: [Type; 12] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::BYTEA, // geometry (raw EWKB)
+    Type::FLOAT8,
+    Type::BYTEA, // json (raw text)
+    Type::TEXT,
+    Type::TEXT,
+    Type::BYTEA, // tsvector (raw binary)
+    Type::INT8,
+];
+
+/// Copies new items straight into the items table (binary COPY).
+async fn copy_new(
+    tx: &Transaction<'_>,
+    items: &[ItemDoc],
+    last: &HashMap<(&str, &str), usize>,
+    now: i64,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let sink = tx
+        .copy_in(
+            "COPY items (collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, doc, links, words, updated) FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &ITEM_TYPES);
+    futures_util::pin_mut!(writer);
+    for (n, item) in items.iter().enumerate() {
+        if last.get(&(item.collection.as_str(), item.id.as_str())) != Some(&n) {
+            continue;
+        }
+        let geom = item.footprint.as_ref().map(|f| ewkb(&f.wkb));
+        let geom = geom.as_deref().map(Raw);
+        let words = tsvector_binary(&item.text);
+        let properties = Raw(item.properties.as_bytes());
+        let words = Raw(&words);
+        let row: [&(dyn ToSql + Sync); 12] = [
+            &item.collection,
+            &item.id,
+            &item.datetime,
+            &item.start,
+            &item.end,
+            &geom,
+            &item.cloud_cover,
+            &properties,
+            &item.doc,
+            &item.links,
+            &words,
+            &now,
+        ];
+        writer.as_mut().write(&row).await?;
+    }
+    writer.finish().await?;
+    Ok(())
+}
+
+/// Writes a batch through a staging table: replaces, and upserts of
+/// batches with items that exist already.
+async fn stage_and_write(
+    tx: &Transaction<'_>,
+    items: &[ItemDoc],
+    last: &HashMap<(&str, &str), usize>,
+    mode: WriteMode,
+    now: i64,
+    histogram: &Histogram,
+    inserted_by: &mut HashMap<String, i64>,
+) -> Result<WriteSummary> {
+    let staged = items.len() as u64;
+    let distinct = last.len() as u64;
+    tx.batch_execute(
+        "CREATE TEMP TABLE IF NOT EXISTS staging (
+            seq int4, collection text COLLATE \"C\", id text COLLATE \"C\", datetime int8, start_dt int8, end_dt int8,
+            geom bytea, cloud_cover float8, properties text, doc text, links text, words text, updated int8
+         ) ON COMMIT DELETE ROWS",
+    )
+    .await
+    .map_err(pg)?;
     let sink = tx
         .copy_in(
             "COPY staging (seq, collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, doc, links, words, updated) FROM STDIN (FORMAT binary)",
@@ -272,16 +555,16 @@ pub(super) async fn put_items(
     }
     writer.finish().await.map_err(pg)?;
 
-    let columns = "collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, props_text, doc, links, words, updated";
-    let values = "collection, id, datetime, start_dt, end_dt, ST_GeomFromWKB(geom, 4326), cloud_cover, properties::jsonb, properties, doc, links, words::tsvector, updated";
-    let mut inserted_by: HashMap<String, i64> = HashMap::new();
+    let columns = "collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, doc, links, words, updated";
+    let values = "collection, id, datetime, start_dt, end_dt, ST_GeomFromWKB(geom, 4326), cloud_cover, properties::json, doc, links, words::tsvector, updated";
     let summary = match mode {
         WriteMode::Replace => {
+            histogram.clone().apply(tx, true).await?;
             let n = tx
                 .execute(
                     "UPDATE items i SET datetime = s.datetime, start_dt = s.start_dt, end_dt = s.end_dt,
                            geom = ST_GeomFromWKB(s.geom, 4326), cloud_cover = s.cloud_cover,
-                           properties = s.properties::jsonb, props_text = s.properties, doc = s.doc,
+                           properties = s.properties::json, doc = s.doc,
                            links = s.links, words = s.words::tsvector, updated = s.updated
                          FROM staging s WHERE i.collection = s.collection AND i.id = s.id",
                     &[],
@@ -309,67 +592,115 @@ pub(super) async fn put_items(
             }
         }
         WriteMode::Create | WriteMode::Upsert => {
-            // Which staged items exist already, by collection (RETURNING
-            // cannot tell inserts from updates on a partitioned table).
-            let rows = tx
-                .query(
-                    "SELECT s.collection, count(*) FILTER (WHERE EXISTS (
-                           SELECT 1 FROM items i WHERE i.collection = s.collection AND i.id = s.id)),
-                         count(*)
-                         FROM staging s GROUP BY s.collection",
-                    &[],
-                )
-                .await
-                .map_err(pg)?;
-            let mut existing = 0u64;
-            for row in rows {
-                let collection: String = row.try_get(0).map_err(pg)?;
-                let old: i64 = row.try_get(1).map_err(pg)?;
-                let all: i64 = row.try_get(2).map_err(pg)?;
-                existing += old.max(0) as u64;
-                inserted_by.insert(collection, (all - old).max(0));
-            }
-            if mode == WriteMode::Create && existing > 0 {
-                let row = tx
-                    .query_one(
-                        "SELECT s.collection, s.id FROM staging s
-                         WHERE EXISTS (SELECT 1 FROM items i WHERE i.collection = s.collection AND i.id = s.id)
-                         ORDER BY s.seq LIMIT 1",
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                // Which staged items exist already, by collection (RETURNING
+                // cannot tell inserts from updates on a partitioned table).
+                let rows = tx
+                    .query(
+                        "SELECT s.collection, count(*) FILTER (WHERE EXISTS (
+                               SELECT 1 FROM items i WHERE i.collection = s.collection AND i.id = s.id)),
+                             count(*)
+                             FROM staging s GROUP BY s.collection",
                         &[],
                     )
                     .await
                     .map_err(pg)?;
-                let collection: String = row.try_get(0).map_err(pg)?;
-                let id: String = row.try_get(1).map_err(pg)?;
-                return Err(CatalogError::Conflict(format!(
-                    "item '{id}' already exists in collection '{collection}'"
-                )));
-            }
-            let conflict = if mode == WriteMode::Create {
-                "DO NOTHING"
-            } else {
-                "DO UPDATE SET datetime = excluded.datetime, start_dt = excluded.start_dt, end_dt = excluded.end_dt,
-                   geom = excluded.geom, cloud_cover = excluded.cloud_cover, properties = excluded.properties,
-                   props_text = excluded.props_text, doc = excluded.doc, links = excluded.links,
-                   words = excluded.words, updated = excluded.updated"
-            };
-            tx.execute(
-                &format!(
-                    "INSERT INTO items ({columns}) SELECT {values} FROM staging s
-                     ON CONFLICT (collection, id) {conflict}"
-                ),
-                &[],
-            )
-            .await
-            .map_err(pg)?;
-            let inserted = distinct.saturating_sub(existing);
-            WriteSummary {
-                inserted,
-                updated: staged - inserted,
+                let mut existing = 0u64;
+                inserted_by.clear();
+                for row in rows {
+                    let collection: String = row.try_get(0).map_err(pg)?;
+                    let old: i64 = row.try_get(1).map_err(pg)?;
+                    let all: i64 = row.try_get(2).map_err(pg)?;
+                    existing += old.max(0) as u64;
+                    inserted_by.insert(collection, (all - old).max(0));
+                }
+                if mode == WriteMode::Create && existing > 0 {
+                    let row = tx
+                        .query_one(
+                            "SELECT s.collection, s.id FROM staging s
+                             WHERE EXISTS (SELECT 1 FROM items i WHERE i.collection = s.collection AND i.id = s.id)
+                             ORDER BY s.seq LIMIT 1",
+                            &[],
+                        )
+                        .await
+                        .map_err(pg)?;
+                    let collection: String = row.try_get(0).map_err(pg)?;
+                    let id: String = row.try_get(1).map_err(pg)?;
+                    return Err(CatalogError::Conflict(format!(
+                        "item '{id}' already exists in collection '{collection}'"
+                    )));
+                }
+                // Only new items (an ingest's usual batch): a plain insert,
+                // much cheaper than one that checks each row for a conflict.
+                // Should another writer insert one of them meanwhile, the
+                // upsert is done again the general way (Create: a conflict).
+                let fresh = existing == 0 && (attempt == 1 || mode == WriteMode::Create);
+                if fresh && mode == WriteMode::Upsert {
+                    tx.batch_execute("SAVEPOINT fresh_items")
+                        .await
+                        .map_err(pg)?;
+                }
+                histogram.clone().apply(tx, existing > 0).await?;
+                let conflict = if fresh {
+                    ""
+                } else {
+                    "ON CONFLICT (collection, id) DO UPDATE SET datetime = excluded.datetime, start_dt = excluded.start_dt,
+                       end_dt = excluded.end_dt, geom = excluded.geom, cloud_cover = excluded.cloud_cover,
+                       properties = excluded.properties, doc = excluded.doc, links = excluded.links,
+                       words = excluded.words, updated = excluded.updated"
+                };
+                let done = tx
+                    .execute(
+                        &format!(
+                            "INSERT INTO items ({columns}) SELECT {values} FROM staging s {conflict}"
+                        ),
+                        &[],
+                    )
+                    .await;
+                match done {
+                    Err(e)
+                        if fresh
+                            && mode == WriteMode::Upsert
+                            && e.code()
+                                == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+                    {
+                        tx.batch_execute("ROLLBACK TO SAVEPOINT fresh_items")
+                            .await
+                            .map_err(pg)?;
+                        continue;
+                    }
+                    Err(e) => return Err(pg(e)),
+                    Ok(_) => {}
+                }
+                if fresh && mode == WriteMode::Upsert {
+                    tx.batch_execute("RELEASE SAVEPOINT fresh_items")
+                        .await
+                        .map_err(pg)?;
+                }
+                let inserted = distinct.saturating_sub(existing);
+                break WriteSummary {
+                    inserted,
+                    updated: staged - inserted,
+                };
             }
         }
     };
 
+    Ok(summary)
+}
+
+/// Updates the collections' counts, spans and property names after a batch.
+async fn finish_batch(
+    tx: &Transaction<'_>,
+    stats: HashMap<&str, BatchStats>,
+    inserted_by: &HashMap<String, i64>,
+    now: i64,
+) -> Result<()> {
+    // In id order: concurrent writers lock the rows in the same order.
+    let mut stats: Vec<(&str, BatchStats)> = stats.into_iter().collect();
+    stats.sort_by(|a, b| a.0.cmp(b.0));
     for (collection, s) in &stats {
         tx.execute(
             "UPDATE collections SET max_before = greatest(max_before, $2), max_after = greatest(max_after, $3),
@@ -401,5 +732,5 @@ pub(super) async fn put_items(
         .await
         .map_err(pg)?;
     }
-    Ok(summary)
+    Ok(())
 }
