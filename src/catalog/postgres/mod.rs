@@ -375,10 +375,16 @@ impl Catalog for PostgresCatalog {
     }
 
     async fn search(&self, scope: &Scope, query: &SearchQuery) -> Result<ItemPage> {
-        let client = self.client().await?;
-        search::search(&client, &self.histograms, scope, query, self.options.count)
-            .await
-            .map_err(|e| self.timeout(e))
+        let mut client = self.client().await?;
+        search::search(
+            &mut client,
+            &self.histograms,
+            scope,
+            query,
+            self.options.count,
+        )
+        .await
+        .map_err(|e| self.timeout(e))
     }
 
     async fn properties(&self, scope: &Scope, collections: &[String]) -> Result<PropertyKinds> {

@@ -316,7 +316,7 @@ fn sort_value(row: &Row, idx: usize) -> Result<SortValue> {
 
 /// Runs a search.
 pub(super) async fn search(
-    client: &deadpool_postgres::Object,
+    client: &mut deadpool_postgres::Object,
     cache: &HistogramCache,
     scope: &Scope,
     query: &SearchQuery,
@@ -349,6 +349,43 @@ pub(super) async fn search(
         property_kinds(&***client, &ids).await?
     } else {
         PropertyKinds::default()
+    };
+    // A filter that compares properties is never true in a collection that
+    // has none of them: such collections are left out (when some remain).
+    let mut required = Vec::new();
+    if let Some(filter) = &query.filter {
+        required_properties(filter, &mut required);
+    }
+    let (collections, ids) = if required.is_empty() || collections.len() < 2 {
+        (collections, ids)
+    } else {
+        required.sort();
+        required.dedup();
+        let n = required.len() as i64;
+        let rows = client
+            .query(
+                "SELECT collection FROM collection_properties
+                 WHERE collection = ANY($1) AND name = ANY($2)
+                 GROUP BY collection HAVING count(DISTINCT name) = $3",
+                &[&ids, &required, &n],
+            )
+            .await
+            .map_err(pg)?;
+        let having: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(pg)?;
+        if having.is_empty() || having.len() == collections.len() {
+            (collections, ids)
+        } else {
+            let kept: Vec<&CollectionMeta> = collections
+                .into_iter()
+                .filter(|c| having.contains(&c.id))
+                .collect();
+            let ids = kept.iter().map(|c| c.id.clone()).collect();
+            (kept, ids)
+        }
     };
     let mut sql = PgSql::new(kinds.clone());
     // Conditions an index walk in datetime order answers itself (collections,
@@ -387,15 +424,23 @@ pub(super) async fn search(
     let max_before = collections.iter().map(|c| c.max_before).max().unwrap_or(0);
     let max_after = collections.iter().map(|c| c.max_after).max().unwrap_or(0);
     if let Some(interval) = &query.datetime {
+        // Without spans (start = end = datetime in every collection), the
+        // span tests repeat the datetime range: left out, they would only
+        // make the planner's estimates of the range far too low.
+        let spans = max_before > 0 || max_after > 0;
         if let Some(s) = interval.start {
-            let p = sql.param(SqlValue::Int(s));
-            walk_conditions.push(format!("i.end_dt >= {p}"));
+            if spans {
+                let p = sql.param(SqlValue::Int(s));
+                walk_conditions.push(format!("i.end_dt >= {p}"));
+            }
             let lo = sql.param(SqlValue::Int(s.saturating_sub(max_after)));
             walk_conditions.push(format!("i.datetime >= {lo}"));
         }
         if let Some(e) = interval.end {
-            let p = sql.param(SqlValue::Int(e));
-            walk_conditions.push(format!("i.start_dt <= {p}"));
+            if spans {
+                let p = sql.param(SqlValue::Int(e));
+                walk_conditions.push(format!("i.start_dt <= {p}"));
+            }
             let hi = sql.param(SqlValue::Int(e.saturating_add(max_before)));
             walk_conditions.push(format!("i.datetime <= {hi}"));
         }
@@ -411,9 +456,7 @@ pub(super) async fn search(
         conditions.push(format!("({predicate})"));
         trivial_count = false;
     }
-    let all_conditions: Vec<String> = walk_conditions.iter().chain(&conditions).cloned().collect();
-    // The statement without cursor and limit, for counting.
-    let where_all = where_clause(&all_conditions);
+    // Parameters of the statement without sort, cursor and limit (counting).
     let count_params = sql.params.len();
 
     let exprs = keys
@@ -421,9 +464,14 @@ pub(super) async fn search(
         .map(|k| keyset::sort_expr(&mut sql, k, &kinds))
         .collect::<Result<Vec<_>>>()?;
     let sig = keyset::signature(&keys);
+    // The time-range conditions without the cursor (for counting).
+    let range_conditions = walk_conditions.clone();
+    let mut after = None;
     if let Some(cursor) = &query.cursor {
         keyset::check_cursor(cursor, &keys)?;
-        walk_conditions.push(keyset::after(&mut sql, &exprs, &keys, &cursor.values));
+        let condition = keyset::after(&mut sql, &exprs, &keys, &cursor.values);
+        walk_conditions.push(condition.clone());
+        after = Some(condition);
     }
     let order: Vec<String> = keys
         .iter()
@@ -500,7 +548,7 @@ pub(super) async fn search(
     // walk stops after a budget of rows, so that a wrong estimate costs
     // little, and the page is then read the other way.
     let mut walk_budget = None;
-    let mut by_boxes = false;
+    let mut access = Access::Planner;
     if let (Some(e), Some(_)) = (&estimate, &geometry) {
         let box_cost = e.in_space as f64 * 2.0;
         let time_cost = if query.datetime.is_some() {
@@ -510,7 +558,11 @@ pub(super) async fn search(
         };
         // (Boxes over much of the scope: the planner may know better, e.g. an
         // index in the sort order.)
-        by_boxes = box_cost <= time_cost && e.in_space.saturating_mul(4) < items_in_scope;
+        if box_cost <= time_cost && e.in_space.saturating_mul(4) < items_in_scope {
+            access = Access::Boxes;
+        } else if time_cost < box_cost {
+            access = Access::Time;
+        }
         let other = box_cost.min(time_cost);
         if let Some(rows) = e.walk_rows {
             // Filters the histograms know nothing of (e.g. on cloud cover)
@@ -519,50 +571,124 @@ pub(super) async fn search(
                 walk_budget = Some((rows * 8.0).max(other / 3.0).max(1_000.0) as i64);
             }
         }
-        tracing::trace!(target: "tuilerie::sql", in_space = e.in_space, in_time = e.in_time, matches = e.matches, walk_rows = ?e.walk_rows, ?walk_budget, by_boxes, "plan");
+        tracing::trace!(target: "tuilerie::sql", in_space = e.in_space, in_time = e.in_time, matches = e.matches, walk_rows = ?e.walk_rows, ?walk_budget, ?access, "plan");
     }
+    // Few matches to count: one statement counts them and returns the page,
+    // reaching them the cheaper way (no walk: every match is read anyway).
+    let cap = match count {
+        CountPolicy::Auto(limit) => Some(limit),
+        _ => None,
+    };
+    // Counting reads every candidate (items in the boxes' cells or the time
+    // range): with `Auto`, only when they are few as well as the matches.
+    let candidates = match &estimate {
+        _ if !query.ids.is_empty() => query.ids.len() as u64,
+        Some(e) => e.in_space.min(e.in_time),
+        None => items_in_scope,
+    };
+    let cheap = match cap {
+        Some(cap) => est_matches <= cap && candidates <= cap,
+        None => true,
+    };
+    let needs_count = needs_count && cheap;
+    let combined = needs_count && est_matches <= cap.unwrap_or(2_000).min(2_000);
     #[cfg(test)]
     if let Some(path) = tests::FORCED.with(|f| f.get()) {
         walk_budget = match path {
             tests::Path::Walk(budget) if walkable => Some(budget),
             _ => None,
         };
-        by_boxes = geometry.is_some() && path == tests::Path::Boxes;
+        access = match path {
+            tests::Path::Boxes if geometry.is_some() => Access::Boxes,
+            tests::Path::Time if query.datetime.is_some() => Access::Time,
+            _ => Access::Planner,
+        };
+    }
+    #[cfg(test)]
+    let combined =
+        combined && !matches!(tests::FORCED.with(|f| f.get()), Some(tests::Path::Walk(_)));
+    if combined {
+        walk_budget = None;
     }
 
-    let page_sql = match (&geometry, by_boxes) {
-        (Some(g), true) => format!(
-            "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
-             FROM (SELECT * FROM items i WHERE {collection}i.geom && {g} OFFSET 0) i{where_}
-             ORDER BY {order} LIMIT {limit}",
-            select = select.join(", "),
-            collection = collection_condition
-                .as_ref()
-                .map(|c| format!("{c} AND "))
-                .unwrap_or_default(),
-            where_ = where_clause(
-                &walk_conditions
+    // Where the rows come from, for each access, and the conditions left to
+    // test on them (`with_cursor`: the cursor among them).
+    let source = |with_cursor: bool| -> (String, Vec<String>) {
+        let range = if with_cursor {
+            &walk_conditions
+        } else {
+            &range_conditions
+        };
+        match (access, &geometry) {
+            (Access::Boxes, Some(g)) => (
+                format!(
+                    "(SELECT * FROM items i WHERE {}i.geom && {g} OFFSET 0)",
+                    collection_condition
+                        .as_ref()
+                        .map(|c| format!("{c} AND "))
+                        .unwrap_or_default()
+                ),
+                range
                     .iter()
                     .chain(&conditions)
                     .filter(|c| Some(*c) != collection_condition.as_ref())
                     .cloned()
-                    .collect::<Vec<_>>()
+                    .collect(),
             ),
-            order = order.join(", "),
-        ),
-        _ => format!(
+            // (A page in sort order is better left to the planner, which
+            // may read the datetime index in that order and stop early.)
+            (Access::Time, _) if !with_cursor => (
+                format!("(SELECT * FROM items i{} OFFSET 0)", where_clause(range)),
+                conditions.clone(),
+            ),
+            _ => (
+                "items".to_string(),
+                range.iter().chain(&conditions).cloned().collect(),
+            ),
+        }
+    };
+    let page_sql = if combined {
+        let (from, rest) = source(false);
+        let keys_out: Vec<String> = (0..exprs.len()).map(|n| format!("k{n}")).collect();
+        let order_out: Vec<String> = keys
+            .iter()
+            .zip(&exprs)
+            .enumerate()
+            .map(|(n, (k, (_, nullable)))| {
+                let dir = if k.descending { "DESC" } else { "ASC" };
+                if *nullable {
+                    format!("k{n} {dir} NULLS LAST")
+                } else {
+                    format!("k{n} {dir}")
+                }
+            })
+            .collect();
+        let select_as: Vec<String> = select
+            .iter()
+            .enumerate()
+            .map(|(n, e)| format!("{e} AS k{n}"))
+            .collect();
+        format!(
+            "SELECT collection, id, updated, doc, props, links, {keys}, total FROM (
+               SELECT i.collection, i.id, i.updated, i.doc, i.properties::text AS props, i.links, {select},
+                      count(*) OVER () AS total, ({after}) AS after_cursor
+               FROM {from} i{where_}) s
+             WHERE after_cursor ORDER BY {order} LIMIT {limit}",
+            keys = keys_out.join(", "),
+            select = select_as.join(", "),
+            after = after.as_deref().unwrap_or("TRUE"),
+            where_ = where_clause(&rest),
+            order = order_out.join(", "),
+        )
+    } else {
+        let (from, rest) = source(true);
+        format!(
             "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
-             FROM items i{where_} ORDER BY {order} LIMIT {limit}",
+             FROM {from} i{where_} ORDER BY {order} LIMIT {limit}",
             select = select.join(", "),
-            where_ = where_clause(
-                &walk_conditions
-                    .iter()
-                    .chain(&conditions)
-                    .cloned()
-                    .collect::<Vec<_>>()
-            ),
+            where_ = where_clause(&rest),
             order = order.join(", "),
-        ),
+        )
     };
     let types = sql.types();
     let mut rows = None;
@@ -586,11 +712,19 @@ pub(super) async fn search(
         );
         let params = walk.bind();
         tracing::trace!(target: "tuilerie::sql", sql = %walk_sql, params = ?walk.params, "statement");
-        let stmt = client
+        // The walk must read the indexes in order: the planner, misled by
+        // its estimate of the time range, could otherwise sort the range.
+        // (A transaction dropped unfinished is rolled back by the driver.)
+        let tx = client.transaction().await.map_err(pg)?;
+        tx.batch_execute("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off")
+            .await
+            .map_err(pg)?;
+        let stmt = tx
             .prepare_typed_cached(&walk_sql, &walk.types())
             .await
             .map_err(pg)?;
-        let found = client.query(&stmt, &refs(&params)).await.map_err(pg)?;
+        let found = tx.query(&stmt, &refs(&params)).await.map_err(pg)?;
+        tx.commit().await.map_err(pg)?;
         // Fewer rows than asked: the budget may have run out first.
         if found.len() > query.limit {
             rows = Some(found);
@@ -609,27 +743,34 @@ pub(super) async fn search(
         }
     };
 
+    let window_total = match rows.first() {
+        Some(row) if combined => Some(row.try_get::<_, i64>(6 + keys.len()).map_err(pg)?),
+        // No match at all.
+        None if combined && after.is_none() => Some(0),
+        _ => None,
+    };
     let number_matched = if !wanted {
         None
     } else if carried.is_some() {
         carried
     } else if trivial_count {
         Some(items_in_scope)
+    } else if let Some(total) = window_total {
+        Some(total.max(0) as u64)
     } else {
-        let cap = match count {
-            CountPolicy::Auto(limit) => Some(limit),
-            _ => None,
-        };
         match cap {
             // Too many to count cheaply.
-            Some(cap) if est_matches > cap => None,
+            Some(_) if !cheap => None,
             _ => {
+                // Counted apart, the cheaper way (without the cursor).
+                let (from, rest) = source(false);
                 let count_sql = match cap {
                     Some(cap) => format!(
-                        "SELECT count(*) FROM (SELECT 1 FROM items i{where_all} LIMIT {}) s",
+                        "SELECT count(*) FROM (SELECT 1 FROM {from} i{} LIMIT {}) s",
+                        where_clause(&rest),
                         cap.saturating_add(1)
                     ),
-                    None => format!("SELECT count(*) FROM items i{where_all}"),
+                    None => format!("SELECT count(*) FROM {from} i{}", where_clause(&rest)),
                 };
                 let stmt = client
                     .prepare_typed_cached(&count_sql, &types[..count_params])
@@ -683,6 +824,50 @@ pub(super) async fn search(
         number_matched,
         next,
     })
+}
+
+/// Properties a filter cannot be true without: those compared with `=`,
+/// `<>`, `<`, `<=`, `>`, `>=` at the top level of a conjunction (a missing
+/// property makes the comparison NULL).
+fn required_properties(expr: &cql2::Expr, out: &mut Vec<String>) {
+    if let cql2::Expr::Operation { op, args } = expr {
+        match op.to_ascii_lowercase().as_str() {
+            "and" => {
+                for a in args {
+                    required_properties(a, out);
+                }
+            }
+            "=" | "<>" | "<" | "<=" | ">" | ">=" => {
+                for a in args {
+                    if let cql2::Expr::Property { property } = a.as_ref() {
+                        let bare = property.strip_prefix("properties.").unwrap_or(property);
+                        if !matches!(
+                            bare,
+                            "id" | "collection"
+                                | "geometry"
+                                | "datetime"
+                                | "start_datetime"
+                                | "end_datetime"
+                        ) {
+                            out.push(bare.to_string());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// How a page statement reaches the items.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Access {
+    /// Let PostgreSQL choose among the indexes.
+    Planner,
+    /// The boxes' candidates from the GiST indexes.
+    Boxes,
+    /// The time range's rows from the datetime indexes.
+    Time,
 }
 
 /// ` WHERE a AND b …`, or nothing.
@@ -958,6 +1143,7 @@ mod tests {
         /// The walk, with this budget of rows (then the planner's way).
         Walk(i64),
         Boxes,
+        Time,
         Planner,
     }
 
@@ -1123,6 +1309,7 @@ mod tests {
             Some(Path::Walk(1_000_000)),
             Some(Path::Walk(3)),
             Some(Path::Boxes),
+            Some(Path::Time),
             Some(Path::Planner),
         ];
         for body in bodies {
@@ -1175,6 +1362,13 @@ mod tests {
                 let mut q = query.clone();
                 loop {
                     let page = cat.search(&Scope::All, &q).await.unwrap();
+                    if let Some(n) = page.number_matched {
+                        assert_eq!(
+                            n as usize,
+                            expected.len(),
+                            "numberMatched of {body} through {path:?}"
+                        );
+                    }
                     got.extend(page.items.iter().map(|i| i.id.clone()));
                     match page.next {
                         Some(next) if got.len() <= expected.len() => q.cursor = Some(next),
