@@ -376,15 +376,14 @@ async fn all_new(
         by_collection.entry(collection).or_default().push(id);
     }
     let _ = items;
-    let stmt = tx
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM items WHERE collection = $1 AND id = ANY($2))",
-        )
-        .await
-        .map_err(pg)?;
     for (collection, ids) in by_collection {
+        // Planned for these values each time (not a cached statement): a
+        // generic plan, made while the table was small, could scan it.
         let row = tx
-            .query_one(&stmt, &[&collection, &ids])
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM items WHERE collection = $1 AND id = ANY($2))",
+                &[&collection, &ids],
+            )
             .await
             .map_err(pg)?;
         if row.try_get::<_, bool>(0).map_err(pg)? {
