@@ -179,7 +179,10 @@ def cmd_ingest_summary(a):
         print("ingest-summary: no 'ingested ...' line in %s" % a.log, file=sys.stderr)
         return 1
     g = m.groups()
-    store_bytes = sum(os.path.getsize(p) for p in (a.store, a.store + "-wal") if os.path.exists(p))
+    if a.store_bytes is not None:
+        store_bytes = a.store_bytes
+    else:
+        store_bytes = sum(os.path.getsize(p) for p in (a.store, a.store + "-wal") if os.path.exists(p))
     d = {"summary_line": m.group(0), "collections": int(g[0]), "items": int(g[3]),
          "items_new": int(g[4]), "items_updated": int(g[5]), "seconds_reported": float(g[6]),
          "items_per_second_reported": float(g[7]), "rejected": int(g[8]),
@@ -188,7 +191,8 @@ def cmd_ingest_summary(a):
          "n_expected": a.n, "store": a.store, "store_bytes": store_bytes,
          "ndjson_bytes": os.path.getsize(a.ndjson) if a.ndjson else None,
          "loadavg_before": a.loadavg_before, "loadavg_after": a.loadavg_after,
-         "cpu_user_s": a.cpu_user, "cpu_sys_s": a.cpu_sys}
+         "cpu_user_s": a.cpu_user, "cpu_sys_s": a.cpu_sys,
+         "store_kind": a.store_kind, "db_cpu_s": a.db_cpu, "db_settings": a.db_settings}
     with open(a.out, "w") as f:
         json.dump(d, f, indent=2)
     print(json.dumps({k: d[k] for k in ("items", "rejected", "seconds_reported",
@@ -467,7 +471,9 @@ def cmd_report(a):
             pload["loadavg_before"], pload["loadavg_after"]))
     else:
         L.append("| stac-fastapi-pgstac | `pypgstac load items` | – | – | – | – (no load-N.json) |")
-    L.append("| Tuilerie | `tuilerie ingest --store DB collections/ items.ndjson` (fresh SQLite store) | %.1f s (wall %.1f s) | %s (wall %s) | %s MB | %s → %s |" % (
+    kind = ing.get("store_kind", "sqlite")
+    L.append("| Tuilerie | `tuilerie ingest --store DB collections/ items.ndjson` (%s) | %.1f s (wall %.1f s) | %s (wall %s) | %s MB | %s → %s |" % (
+        "fresh PostgreSQL database" if kind == "postgres" else "fresh SQLite store",
         ing["seconds_reported"], ing["wall_seconds"], "{:,.0f}".format(ing["items_per_second_reported"]),
         "{:,.0f}".format(ing["items_per_second_wall"] or 0), "{:,.0f}".format(ing["store_bytes"] / 1e6),
         ing["loadavg_before"], ing["loadavg_after"]))
@@ -475,7 +481,12 @@ def cmd_report(a):
     L.append("Tuilerie summary line: `%s`" % ing["summary_line"])
     if ing.get("cpu_user_s") is not None:
         L.append("")
-        L.append("Tuilerie ingest CPU: %.1f s user + %.1f s sys." % (ing["cpu_user_s"], ing["cpu_sys_s"]))
+        L.append("Tuilerie ingest CPU: %.1f s user + %.1f s sys%s." % (
+            ing["cpu_user_s"], ing["cpu_sys_s"],
+            "" if ing.get("db_cpu_s") is None else "; PostgreSQL (postmaster tree): %.1f s" % ing["db_cpu_s"]))
+    if ing.get("db_settings"):
+        L.append("")
+        L.append("Tuilerie's PostgreSQL cluster ran with the peer's settings: %s." % ing["db_settings"])
     L.append("")
     # ---- setup
     L.append("## Setup of this run")
@@ -518,6 +529,10 @@ def main():
     i.add_argument("--loadavg-after", default="")
     i.add_argument("--cpu-user", type=float)
     i.add_argument("--cpu-sys", type=float)
+    i.add_argument("--store-kind", default="sqlite", choices=["sqlite", "postgres"])
+    i.add_argument("--store-bytes", type=int, help="database size (PostgreSQL)")
+    i.add_argument("--db-cpu", type=float, help="PostgreSQL CPU seconds during the ingest")
+    i.add_argument("--db-settings", default="", help="the PostgreSQL settings of the run")
     i.add_argument("--out", required=True)
     m = sub.add_parser("merge")
     m.add_argument("--out", required=True)

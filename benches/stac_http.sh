@@ -228,6 +228,19 @@ pg_tree_cpu() {  # user+sys seconds of the postmaster, with its reaped backends
 if [ "$TUI_STORE" = postgres ]; then
   mkdir -p "$TUI_PGDATA"; chmod 755 "$SCRATCH"
   PG_ADMIN="$("$REPO/scripts/pg-cluster" start "$TUI_PGDATA" "$TUI_PGPORT")" || die "cannot start the private PostgreSQL cluster"
+  # The same server settings as the peer's cluster (scripts/pg-cluster makes a test cluster
+  # without fsync): durability, memory, WAL. Applied with ALTER SYSTEM, then a restart.
+  tui_psql() { PGHOST=127.0.0.1 PGPORT="$TUI_PGPORT" PGUSER=postgres psql -X -qAt "$@"; }
+  DB_SETTINGS=""
+  for setting in fsync synchronous_commit full_page_writes wal_compression shared_buffers \
+      work_mem maintenance_work_mem effective_cache_size max_wal_size checkpoint_timeout; do
+    value="$(peer_psql -d postgres -Atc "SHOW $setting")" || die "cannot read the peer's $setting"
+    tui_psql -d postgres -c "ALTER SYSTEM SET $setting = '$value'" || die "cannot set $setting"
+    DB_SETTINGS="$DB_SETTINGS${DB_SETTINGS:+, }$setting=$value"
+  done
+  "$REPO/scripts/pg-cluster" stop "$TUI_PGDATA"
+  "$REPO/scripts/pg-cluster" start "$TUI_PGDATA" "$TUI_PGPORT" >/dev/null || die "cannot restart the private PostgreSQL cluster"
+  log "Tuilerie's cluster has the peer's settings: $DB_SETTINGS"
   TUI_PG_PID="$(head -1 "$TUI_PGDATA/postmaster.pid")"
   PGHOST=127.0.0.1 PGPORT="$TUI_PGPORT" PGUSER=postgres psql -X -q -d postgres \
     -c "DROP DATABASE IF EXISTS tuilerie$N" -c "CREATE DATABASE tuilerie$N" || die "cannot create tuilerie$N"
@@ -246,15 +259,19 @@ TIMEFORMAT='%R %U %S'
   || { tail -30 "$LOGS/ingest.log" >&2; die "tuilerie ingest failed"; }
 la1="$(loadavg)"
 read -r ing_real ing_user ing_sys <"$LOGS/ingest.time"
+DB_ARGS=()
 if [ -n "$TUI_PG_PID" ]; then
+  sleep 1  # the backends' CPU is added to the postmaster's when it reaps them
   pg1="$(pg_tree_cpu)"
   log "PostgreSQL CPU during the ingest: $(python3 -c "print(round($pg1 - $pg0, 2))") s (postmaster tree); tuilerie: ${ing_user} s user + ${ing_sys} s sys"
-  PGHOST=127.0.0.1 PGPORT="$TUI_PGPORT" PGUSER=postgres psql -X -qAt -d "tuilerie$N" \
-    -c "select 'database size: ' || pg_size_pretty(pg_database_size(current_database()))" >&2 || true
+  db_bytes="$(tui_psql -d "tuilerie$N" -c "select pg_database_size(current_database())")" || db_bytes=0
+  log "database size: $((db_bytes / 1000000)) MB"
+  DB_ARGS=(--store-kind postgres --store-bytes "$db_bytes" --db-settings "$DB_SETTINGS"
+           --db-cpu "$(python3 -c "print(round($pg1 - $pg0, 2))")")
 fi
 python3 "$HERE/stac_compare.py" ingest-summary --log "$LOGS/ingest.log" --seconds "$ing_real" \
   --store "$STORE" --n "$N" --ndjson "$DATA/items.ndjson" --loadavg-before "$la0" --loadavg-after "$la1" \
-  --cpu-user "$ing_user" --cpu-sys "$ing_sys" --out "$OUT-ingest.json" \
+  --cpu-user "$ing_user" --cpu-sys "$ing_sys" "${DB_ARGS[@]}" --out "$OUT-ingest.json" \
   || die "tuilerie ingest did not load exactly $N items (see $LOGS/ingest.log)"
 grep -E '^ingested ' "$LOGS/ingest.log" >&2 || true
 

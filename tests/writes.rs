@@ -539,6 +539,89 @@ async fn ingest_is_idempotent_and_reports_rejections() {
     assert!(!out.status.success());
 }
 
+/// Several writers (`--writers 3`, small batches): every version of an item
+/// goes to the same writer in input order, so the last one in the input is
+/// the one stored, and the counts are those of a single writer.
+#[actix_web::test]
+async fn parallel_writers_store_the_last_version_of_each_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_db(dir.path(), "t.db");
+    let store = db.spec().to_string();
+    let line = |f: &mut std::io::BufWriter<std::fs::File>, id: &str, cloud: f64| {
+        let mut it = item("biomass", id, "2023-01-01T00:00:00Z", 1.0);
+        it["properties"]["eo:cloud_cover"] = json!(cloud);
+        serde_json::to_writer(&mut *f, &it).unwrap();
+        f.write_all(b"\n").unwrap();
+    };
+    // 400 items already stored (cloud cover 1).
+    let first = dir.path().join("first.ndjson");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&first).unwrap());
+    for i in 0..400 {
+        line(&mut f, &format!("P_{i:04}"), 1.0);
+    }
+    drop(f);
+    let out = tuilerie(&["ingest", "--store", &store, first.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Then: 3,000 new items, a third of them given again later with another
+    // cloud cover, and every other stored item of the first half updated,
+    // all interleaved.
+    let second = dir.path().join("second.ndjson");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&second).unwrap());
+    let mut expected = std::collections::HashMap::new();
+    for i in 0..3000 {
+        line(&mut f, &format!("N_{i:04}"), 10.0);
+        expected.insert(format!("N_{i:04}"), 10.0);
+        if i % 10 == 5 && i < 2000 {
+            let j = i / 10 * 2;
+            line(&mut f, &format!("P_{j:04}"), 30.0);
+            expected.insert(format!("P_{j:04}"), 30.0);
+        }
+        if i >= 1000 && i % 3 == 0 {
+            let k = i - 1000;
+            let cloud = 20.0 + (i % 7) as f64;
+            line(&mut f, &format!("N_{k:04}"), cloud);
+            expected.insert(format!("N_{k:04}"), cloud);
+        }
+    }
+    drop(f);
+    let out = tuilerie(&[
+        "ingest",
+        "--store",
+        &store,
+        "--batch",
+        "97",
+        "--writers",
+        "3",
+        second.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let updated = 200 + 666; // stored items given again + repeats within the input
+    assert!(
+        err.contains(&format!("items (3000 new, {updated} updated)")),
+        "{err}"
+    );
+    let catalog = open_db(&db).await;
+    assert_eq!(count_in(&catalog, "biomass").await, 3400);
+    let mut q = SearchQuery::all(10_000);
+    q.collections = vec!["biomass".into()];
+    let page = catalog.search(&Scope::All, &q).await.unwrap();
+    assert_eq!(page.items.len(), 3400);
+    let mut checked = 0;
+    for stored in &page.items {
+        let v: Value = serde_json::from_str(&stored.to_json("")).unwrap();
+        let id = v["id"].as_str().unwrap();
+        let want = expected.get(id).copied().unwrap_or(1.0);
+        assert_eq!(v["properties"]["eo:cloud_cover"], json!(want), "{id}");
+        checked += 1;
+    }
+    assert_eq!(checked, 3400);
+}
+
 #[actix_web::test]
 async fn killed_ingest_keeps_committed_batches_whole() {
     let dir = tempfile::tempdir().unwrap();

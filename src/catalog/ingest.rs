@@ -2,9 +2,14 @@
 //!
 //! Inputs are Items, ItemCollections, Collections and Catalogs (links
 //! followed), newline-delimited JSON (optionally gzipped), directories and
-//! stdin. Lines are parsed on every core while one thread writes batches, each
-//! batch one transaction: a crash keeps every committed batch and never half an
-//! item. Invalid items are reported with their source and skipped.
+//! stdin. Lines are parsed on every core while writer threads write batches,
+//! each batch one transaction: a crash keeps every committed batch and never
+//! half an item. Invalid items are reported with their source and skipped.
+//!
+//! A store that takes several writers at once (PostgreSQL) gets one batch
+//! stream per writer, the items shared out by a hash of (collection, id): the
+//! versions of one item always go to the same writer, in input order, so the
+//! last one wins as with a single writer.
 
 use super::collection::parse_collection;
 use super::error::{CatalogError, Result};
@@ -100,6 +105,9 @@ pub struct IngestOptions {
     pub collection: Option<String>,
     /// Parser threads.
     pub parsers: usize,
+    /// Writer threads (transactions at once); `None`: as many as the store
+    /// takes (`Capabilities::writers`).
+    pub writers: Option<usize>,
 }
 
 impl IngestOptions {
@@ -121,6 +129,7 @@ impl Default for IngestOptions {
             parsers: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            writers: None,
         }
     }
 }
@@ -174,9 +183,14 @@ pub fn ingest(
 
     let (line_tx, line_rx) = bounded::<(u64, Vec<Line>)>(options.parsers * 4);
     let (parsed_tx, parsed_rx) = bounded::<Parsed>(options.parsers * 4);
-    // One batch may wait while the previous one is being written, so that
-    // parsing and writing overlap.
-    let (batch_tx, batch_rx) = bounded::<Vec<ItemDoc>>(1);
+    // One batch per writer may wait while the previous one is being
+    // written, so that parsing and writing overlap.
+    let writers = options
+        .writers
+        .unwrap_or_else(|| store.capabilities().writers)
+        .max(1);
+    let (batch_txs, batch_rxs): (Vec<_>, Vec<_>) =
+        (0..writers).map(|_| bounded::<Vec<ItemDoc>>(1)).unzip();
     let written = AtomicU64::new(0);
     let rejected = AtomicU64::new(0);
     let items = std::thread::scope(|scope| -> Result<WriteSummary> {
@@ -189,29 +203,48 @@ pub fn ingest(
         drop(line_rx);
         let reader = scope.spawn(move || read_sources(item_sources, line_tx));
         let (written, rejected) = (&written, &rejected);
-        let writer = scope.spawn(move || -> Result<WriteSummary> {
-            let mut total = WriteSummary::default();
-            for batch in batch_rx {
-                let w = rt.block_on(store.put_items(batch, WriteMode::Upsert))?;
-                total.inserted += w.inserted;
-                total.updated += w.updated;
-                written.fetch_add(w.inserted + w.updated, Ordering::Relaxed);
-                progress.items(
-                    written.load(Ordering::Relaxed),
-                    rejected.load(Ordering::Relaxed),
-                );
-            }
-            Ok(total)
-        });
-        let collected = collect_batches(parsed_rx, &state, options, batch_tx, rejected);
+        let writer_threads: Vec<_> = batch_rxs
+            .into_iter()
+            .map(|batch_rx| {
+                scope.spawn(move || -> Result<WriteSummary> {
+                    let mut total = WriteSummary::default();
+                    for batch in batch_rx {
+                        let w = rt.block_on(store.put_items(batch, WriteMode::Upsert))?;
+                        total.inserted += w.inserted;
+                        total.updated += w.updated;
+                        let now = written.fetch_add(w.inserted + w.updated, Ordering::Relaxed)
+                            + w.inserted
+                            + w.updated;
+                        progress.items(now, rejected.load(Ordering::Relaxed));
+                    }
+                    Ok(total)
+                })
+            })
+            .collect();
+        let collected = collect_batches(parsed_rx, &state, options, batch_txs, rejected);
         let read = reader
             .join()
             .map_err(|_| CatalogError::Storage("the input reader panicked".into()))?;
-        let items = writer
-            .join()
-            .map_err(|_| CatalogError::Storage("the ingest writer panicked".into()))?;
+        let mut items = WriteSummary::default();
+        let mut failed = None;
+        for writer in writer_threads {
+            match writer.join() {
+                Ok(Ok(w)) => {
+                    items.inserted += w.inserted;
+                    items.updated += w.updated;
+                }
+                Ok(Err(e)) => failed = failed.or(Some(e)),
+                Err(_) => {
+                    failed = failed.or(Some(CatalogError::Storage(
+                        "an ingest writer panicked".into(),
+                    )))
+                }
+            }
+        }
         // A write error explains a stopped pipeline better than its consequences.
-        let items = items?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         collected.and(read)?;
         Ok(items)
     })?;
@@ -683,18 +716,32 @@ fn parse_worker(store: &SharedCatalog, rx: Receiver<(u64, Vec<Line>)>, tx: Sende
     }
 }
 
+/// The writer that gets every version of an item.
+fn writer_of(doc: &ItemDoc, writers: usize) -> usize {
+    if writers <= 1 {
+        return 0;
+    }
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(doc.collection.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(doc.id.as_bytes());
+    (hasher.digest() % writers as u64) as usize
+}
+
 /// Receives parsed chunks, restores their order, and hands full batches to
-/// the writer.
+/// the writers, each item to the writer [`writer_of`] names.
 fn collect_batches(
     rx: Receiver<Parsed>,
     state: &Mutex<WriterState>,
     options: &IngestOptions,
-    batches: Sender<Vec<ItemDoc>>,
+    writers: Vec<Sender<Vec<ItemDoc>>>,
     rejected: &AtomicU64,
 ) -> Result<()> {
     let mut pending: HashMap<u64, Parsed> = HashMap::new();
     let mut next = 0u64;
-    let mut batch = Vec::with_capacity(options.batch);
+    let mut batches: Vec<Vec<ItemDoc>> = (0..writers.len())
+        .map(|_| Vec::with_capacity(options.batch))
+        .collect();
     let mut st = state
         .lock()
         .map_err(|_| CatalogError::Storage("ingest state poisoned".into()))?;
@@ -712,11 +759,12 @@ fn collect_batches(
                 };
                 match result {
                     Ok(doc) if st.known.contains(&doc.collection) => {
+                        let w = writer_of(&doc, writers.len());
+                        let batch = &mut batches[w];
                         batch.push(doc);
                         if batch.len() >= options.batch {
-                            let full =
-                                std::mem::replace(&mut batch, Vec::with_capacity(options.batch));
-                            if batches.send(full).is_err() {
+                            let full = std::mem::replace(batch, Vec::with_capacity(options.batch));
+                            if writers[w].send(full).is_err() {
                                 // The writer stopped on an error; it reports it.
                                 return Ok(());
                             }
@@ -735,8 +783,10 @@ fn collect_batches(
             rejected.store(st.report.rejected, Ordering::Relaxed);
         }
     }
-    if !batch.is_empty() {
-        let _ = batches.send(batch);
+    for (batch, writer) in batches.into_iter().zip(&writers) {
+        if !batch.is_empty() && writer.send(batch).is_err() {
+            break;
+        }
     }
     Ok(())
 }

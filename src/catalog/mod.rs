@@ -52,6 +52,9 @@ pub struct Capabilities {
     pub array_operators: bool,
     /// Exact `numberMatched` on searches.
     pub counts: bool,
+    /// Write transactions worth running at once in a bulk ingest (1 when
+    /// the store serialises its writers).
+    pub writers: usize,
 }
 
 /// A stored collection.

@@ -91,6 +91,10 @@ pub struct IngestArgs {
     /// Items per transaction.
     #[arg(long, default_value_t = crate::catalog::ingest::DEFAULT_BATCH)]
     pub batch: usize,
+    /// Transactions written at once (default: what the store takes: 1 on
+    /// SQLite, 2 on PostgreSQL).
+    #[arg(long)]
+    pub writers: Option<usize>,
     /// Items, ItemCollections, Collections, Catalogs, .ndjson[.gz] files,
     /// directories, or `-` for stdin.
     #[arg(required = true)]
@@ -227,6 +231,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let options = IngestOptions {
                 batch: args.batch.max(1),
                 collection: args.collection.clone(),
+                writers: args.writers,
                 ..Default::default()
             };
             let report = run_ingest(&catalog, runtime.handle(), &args.inputs, &options)?;

@@ -8,6 +8,7 @@
 //! reconnects by itself when it is back.
 
 mod accounts;
+mod copy;
 mod pool;
 mod schema;
 mod search;
@@ -28,6 +29,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio_postgres::GenericClient;
 use tokio_postgres::error::SqlState;
+
+/// Transactions a bulk ingest writes at once (see `Capabilities::writers`).
+const INGEST_WRITERS: usize = 2;
 
 /// Tuning of the PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -280,6 +284,10 @@ impl Catalog for PostgresCatalog {
             temporal_operators: true,
             array_operators: true,
             counts: self.options.count != CountPolicy::Never,
+            // Batches of different items are written side by side: their
+            // COPYs and index updates run in parallel backends, only the
+            // collection's counters are taken in turn, at commit.
+            writers: INGEST_WRITERS.min(self.options.pool_size.max(1)),
         }
     }
 

@@ -2,6 +2,7 @@
 //! entirely or not at all. Item batches go through a binary COPY into a
 //! temporary staging table, then one upsert into the partitioned table.
 
+use super::copy::{BinaryCopy, CopyError};
 use super::pg;
 use super::schema::{literal, partition_name};
 use super::search::{box_size, space_bucket, time_bucket, tsvector, tsvector_binary};
@@ -14,7 +15,6 @@ use crate::catalog::{WriteMode, WriteSummary};
 use deadpool_postgres::Transaction;
 use postgres_types::{ToSql, Type};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
 fn access_text(access: &Access) -> String {
     match access {
@@ -321,22 +321,19 @@ pub(super) async fn put_items(
     }
     let mut inserted_by: HashMap<String, i64> = HashMap::new();
 
-    // Only new items (an ingest's usual batch): copied straight into the
-    // table, without staging or a conflict test per row. Should another
-    // writer insert one of them meanwhile, the batch is written again the
-    // general way (Create: a conflict).
+    // New items (an ingest's usual batch) are copied straight into the
+    // table, without staging: the primary key's unique index refuses the
+    // copy should one exist after all, and the batch is then written again
+    // the general way (Create: a conflict). A sample of the ids is looked
+    // up first, so that a batch of updates rarely takes the detour.
     let mut summary = None;
-    if mode != WriteMode::Replace && all_new(tx, items, &last).await? {
-        if mode == WriteMode::Upsert {
-            tx.batch_execute("SAVEPOINT new_items").await.map_err(pg)?;
-        }
+    if mode != WriteMode::Replace && !any_exists(tx, &last).await? {
+        tx.batch_execute("SAVEPOINT new_items").await.map_err(pg)?;
         match copy_new(tx, items, &last, now).await {
             Ok(()) => {
-                if mode == WriteMode::Upsert {
-                    tx.batch_execute("RELEASE SAVEPOINT new_items")
-                        .await
-                        .map_err(pg)?;
-                }
+                tx.batch_execute("RELEASE SAVEPOINT new_items")
+                    .await
+                    .map_err(pg)?;
                 histogram.clone().apply(tx, false).await?;
                 for (collection, _) in last.keys() {
                     *inserted_by.entry(collection.to_string()).or_default() += 1;
@@ -346,15 +343,14 @@ pub(super) async fn put_items(
                     updated: staged - distinct,
                 });
             }
-            Err(e)
-                if mode == WriteMode::Upsert
-                    && e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+            Err(CopyError::Server(e))
+                if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
             {
                 tx.batch_execute("ROLLBACK TO SAVEPOINT new_items")
                     .await
                     .map_err(pg)?;
             }
-            Err(e) => return Err(pg(e)),
+            Err(e) => return Err(e.into()),
         }
     }
     let summary = match summary {
@@ -365,20 +361,21 @@ pub(super) async fn put_items(
     Ok(summary)
 }
 
-/// True when none of the (last versions of the) items exists yet.
-async fn all_new(
-    tx: &Transaction<'_>,
-    items: &[ItemDoc],
-    last: &HashMap<(&str, &str), usize>,
-) -> Result<bool> {
+/// Ids of a batch looked up before it is copied as new.
+const EXISTENCE_SAMPLE: usize = 32;
+
+/// True when some of a sample of the batch's items exist already (every
+/// item of a small batch is looked at). Looking up every id of a large
+/// batch cost more than copying it: the unique index checks each anyway.
+async fn any_exists(tx: &Transaction<'_>, last: &HashMap<(&str, &str), usize>) -> Result<bool> {
+    let mut keys: Vec<(&str, &str, usize)> = last.iter().map(|(&(c, i), &n)| (c, i, n)).collect();
+    keys.sort_unstable_by_key(|k| k.2);
+    let step = keys.len().div_ceil(EXISTENCE_SAMPLE).max(1);
     let mut by_collection: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (collection, id) in last.keys() {
+    for (collection, id, _) in keys.into_iter().step_by(step) {
         by_collection.entry(collection).or_default().push(id);
     }
-    let _ = items;
     for (collection, ids) in by_collection {
-        // Planned for these values each time (not a cached statement): a
-        // generic plan, made while the table was small, could scan it.
         let row = tx
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM items WHERE collection = $1 AND id = ANY($2))",
@@ -387,10 +384,10 @@ async fn all_new(
             .await
             .map_err(pg)?;
         if row.try_get::<_, bool>(0).map_err(pg)? {
-            return Ok(false);
+            return Ok(true);
         }
     }
-    Ok(true)
+    Ok(false)
 }
 
 /// Bytes sent as they are, in a binary COPY, for columns whose types the
@@ -462,14 +459,13 @@ async fn copy_new(
     items: &[ItemDoc],
     last: &HashMap<(&str, &str), usize>,
     now: i64,
-) -> std::result::Result<(), tokio_postgres::Error> {
-    let sink = tx
-        .copy_in(
-            "COPY items (collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, doc, links, words, updated) FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let writer = BinaryCopyInWriter::new(sink, &ITEM_TYPES);
-    futures_util::pin_mut!(writer);
+) -> std::result::Result<(), CopyError> {
+    let mut copy = BinaryCopy::start(
+        tx,
+        "COPY items (collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, doc, links, words, updated) FROM STDIN (FORMAT binary)",
+        &ITEM_TYPES,
+    )
+    .await?;
     for (n, item) in items.iter().enumerate() {
         if last.get(&(item.collection.as_str(), item.id.as_str())) != Some(&n) {
             continue;
@@ -493,9 +489,9 @@ async fn copy_new(
             &words,
             &now,
         ];
-        writer.as_mut().write(&row).await?;
+        copy.row(&row).await?;
     }
-    writer.finish().await?;
+    copy.finish().await?;
     Ok(())
 }
 
@@ -520,14 +516,12 @@ async fn stage_and_write(
     )
     .await
     .map_err(pg)?;
-    let sink = tx
-        .copy_in(
-            "COPY staging (seq, collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, doc, links, words, updated) FROM STDIN (FORMAT binary)",
-        )
-        .await
-        .map_err(pg)?;
-    let writer = BinaryCopyInWriter::new(sink, &STAGING_TYPES);
-    futures_util::pin_mut!(writer);
+    let mut copy = BinaryCopy::start(
+        tx,
+        "COPY staging (seq, collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, doc, links, words, updated) FROM STDIN (FORMAT binary)",
+        &STAGING_TYPES,
+    )
+    .await?;
     for (n, item) in items.iter().enumerate() {
         if last.get(&(item.collection.as_str(), item.id.as_str())) != Some(&n) {
             continue;
@@ -550,9 +544,9 @@ async fn stage_and_write(
             &words,
             &now,
         ];
-        writer.as_mut().write(&row).await.map_err(pg)?;
+        copy.row(&row).await?;
     }
-    writer.finish().await.map_err(pg)?;
+    copy.finish().await?;
 
     let columns = "collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, doc, links, words, updated";
     let values = "collection, id, datetime, start_dt, end_dt, ST_GeomFromWKB(geom, 4326), cloud_cover, properties::json, doc, links, words::tsvector, updated";
@@ -732,4 +726,71 @@ async fn finish_batch(
         .map_err(pg)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::error::CatalogError;
+    use crate::catalog::item::{ItemContext, parse_item};
+    use crate::catalog::{Catalog, Scope, SearchQuery, WriteMode};
+
+    fn item(id: &str, cloud: f64) -> crate::catalog::item::ItemDoc {
+        let doc = serde_json::json!({
+            "type": "Feature", "stac_version": "1.0.0", "id": id, "collection": "c",
+            "geometry": {"type": "Point", "coordinates": [2.0, 45.0]},
+            "properties": {"datetime": "2024-05-01T10:00:00Z", "eo:cloud_cover": cloud},
+            "assets": {}, "links": []
+        });
+        parse_item(&doc.to_string(), &ItemContext::default()).unwrap()
+    }
+
+    /// A batch of new items with one existing item the sample does not look
+    /// at: the copy is refused by the unique index and the batch is written
+    /// the general way (Upsert: replaced; Create: a conflict naming it).
+    #[tokio::test]
+    async fn an_existing_item_missed_by_the_sample_is_upserted() {
+        let Ok(admin) = std::env::var("TUILERIE_TEST_POSTGRES") else {
+            eprintln!("SKIPPED postgres: TUILERIE_TEST_POSTGRES is not set");
+            return;
+        };
+        let name = format!("tl_copy_{}", std::process::id());
+        let url = super::super::create_database(&admin, &name).await.unwrap();
+        let cat = super::super::PostgresCatalog::open(&url, Default::default())
+            .await
+            .unwrap();
+        let doc = serde_json::json!({
+            "type": "Collection", "stac_version": "1.0.0", "id": "c", "description": "c",
+            "license": "proprietary", "links": [],
+            "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[null, null]]}}
+        });
+        let collection =
+            crate::catalog::collection::parse_collection(&doc.to_string(), None).unwrap();
+        cat.put_collection(collection, WriteMode::Upsert)
+            .await
+            .unwrap();
+        cat.put_items(vec![item("old", 1.0)], WriteMode::Upsert)
+            .await
+            .unwrap();
+        // 101 items: the sample looks at every 4th; "old" is the 2nd.
+        let batch = |cloud: f64| {
+            let mut v = vec![item("new-0", cloud), item("old", cloud)];
+            v.extend((1..100).map(|k| item(&format!("new-{k}"), cloud)));
+            v
+        };
+        assert!(batch(0.0).len().div_ceil(super::EXISTENCE_SAMPLE) > 1);
+        let conflict = cat.put_items(batch(2.0), WriteMode::Create).await;
+        assert!(
+            matches!(&conflict, Err(CatalogError::Conflict(m)) if m.contains("'old'")),
+            "{conflict:?}"
+        );
+        let written = cat.put_items(batch(3.0), WriteMode::Upsert).await.unwrap();
+        assert_eq!((written.inserted, written.updated), (100, 1));
+        let old = cat.item(&Scope::All, "c", "old").await.unwrap().unwrap();
+        let old: serde_json::Value = serde_json::from_str(&old.to_json("")).unwrap();
+        assert_eq!(old["properties"]["eo:cloud_cover"], 3.0);
+        let mut all = SearchQuery::all(1);
+        all.collections = vec!["c".into()];
+        let page = cat.search(&Scope::All, &all).await.unwrap();
+        assert_eq!(page.number_matched, Some(101));
+    }
 }

@@ -287,6 +287,8 @@ impl Catalog for SqliteCatalog {
             temporal_operators: true,
             array_operators: true,
             counts: self.options.count != CountPolicy::Never,
+            // One writer at a time: SQLite locks the whole database.
+            writers: 1,
         }
     }
 
