@@ -278,7 +278,8 @@ grep -E '^ingested ' "$LOGS/ingest.log" >&2 || true
 start_tuilerie() {  # $1 = count policy (auto|exact), $2 = port; sets TUI_PID
   local policy="$1" url="http://127.0.0.1:$2"
   if curl -s -o /dev/null "$url/" 2>/dev/null; then die "something already answers on $url: set TUI_PORT"; fi
-  TUILERIE_STORE_COUNT="$policy" "$TUI_RUN" serve --store "$STORE" --bind "127.0.0.1:$2" \
+  # No rate limits (the peer has none; 32 clients from one address would be limited).
+  TUILERIE_AUTH_RATE_LIMIT_ENABLED=false TUILERIE_STORE_COUNT="$policy" "$TUI_RUN" serve --store "$STORE" --bind "127.0.0.1:$2" \
     --log warn >"$LOGS/tuilerie-$policy.log" 2>&1 &
   TUI_PID=$!
   TUI_PIDS="$TUI_PIDS $TUI_PID"

@@ -27,7 +27,6 @@ use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool, PoolError};
 use std::path::PathBuf;
 use std::time::Duration;
-use tokio_postgres::GenericClient;
 use tokio_postgres::error::SqlState;
 
 /// Transactions a bulk ingest writes at once (see `Capabilities::writers`).
@@ -140,16 +139,17 @@ fn parse_access(text: &str) -> Access {
 
 /// The collections the scope can see, and how many exist in all.
 pub(crate) async fn visible_collections(
-    client: &impl GenericClient,
+    client: &deadpool_postgres::Client,
     scope: &Scope,
 ) -> Result<(Vec<CollectionMeta>, usize)> {
-    let rows = client
-        .query(
+    // (Statements run on every request are prepared once per connection.)
+    let stmt = client
+        .prepare_cached(
             "SELECT id, access, max_before, max_after, item_count, updated FROM collections ORDER BY id",
-            &[],
         )
         .await
         .map_err(pg)?;
+    let rows = client.query(&stmt, &[]).await.map_err(pg)?;
     let total = rows.len();
     let mut out = Vec::new();
     for row in rows {
@@ -330,13 +330,11 @@ impl Catalog for PostgresCatalog {
 
     async fn collection(&self, scope: &Scope, id: &str) -> Result<Option<StoredCollection>> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT id, doc, links, updated, access FROM collections WHERE id = $1",
-                &[&id],
-            )
+        let stmt = client
+            .prepare_cached("SELECT id, doc, links, updated, access FROM collections WHERE id = $1")
             .await
             .map_err(pg)?;
+        let row = client.query_opt(&stmt, &[&id]).await.map_err(pg)?;
         match row {
             Some(row) => {
                 let access: String = row.try_get(4).map_err(pg)?;
@@ -397,7 +395,7 @@ impl Catalog for PostgresCatalog {
 
     async fn properties(&self, scope: &Scope, collections: &[String]) -> Result<PropertyKinds> {
         let client = self.client().await?;
-        let (visible, _) = visible_collections(&**client, scope).await?;
+        let (visible, _) = visible_collections(&client, scope).await?;
         let ids: Vec<String> = visible
             .into_iter()
             .map(|c| c.id)
@@ -406,7 +404,7 @@ impl Catalog for PostgresCatalog {
         if ids.is_empty() {
             return Ok(PropertyKinds::default());
         }
-        search::property_kinds(&**client, &ids).await
+        search::property_kinds(&client, &ids).await
     }
 
     async fn item_days(&self, scope: &Scope, collection: &str) -> Result<Option<Vec<Micros>>> {

@@ -271,16 +271,14 @@ pub(super) fn tsvector_binary(text: &str) -> Vec<u8> {
 
 /// Reads the known property names (and types) of some collections.
 pub(super) async fn property_kinds(
-    client: &impl GenericClient,
+    client: &deadpool_postgres::Client,
     collections: &[String],
 ) -> Result<PropertyKinds> {
-    let rows = client
-        .query(
-            "SELECT name, type FROM collection_properties WHERE collection = ANY($1)",
-            &[&collections],
-        )
+    let stmt = client
+        .prepare_cached("SELECT name, type FROM collection_properties WHERE collection = ANY($1)")
         .await
         .map_err(pg)?;
+    let rows = client.query(&stmt, &[&collections]).await.map_err(pg)?;
     let mut kinds = PropertyKinds::default();
     for row in rows {
         let name: String = row.try_get(0).map_err(pg)?;
@@ -323,7 +321,7 @@ pub(super) async fn search(
     count: CountPolicy,
 ) -> Result<ItemPage> {
     let carried = query.cursor.as_ref().and_then(|c| c.matched);
-    let (visible, total) = visible_collections(&***client, scope).await?;
+    let (visible, total) = visible_collections(client, scope).await?;
     let collections: Vec<&CollectionMeta> = if query.collections.is_empty() {
         visible.iter().collect()
     } else {
@@ -346,7 +344,7 @@ pub(super) async fn search(
             .any(|k| matches!(k.field, crate::catalog::query::SortField::Property(_)));
     let ids: Vec<String> = collections.iter().map(|c| c.id.clone()).collect();
     let kinds = if needs_kinds {
-        property_kinds(&***client, &ids).await?
+        property_kinds(client, &ids).await?
     } else {
         PropertyKinds::default()
     };
@@ -362,13 +360,16 @@ pub(super) async fn search(
         required.sort();
         required.dedup();
         let n = required.len() as i64;
-        let rows = client
-            .query(
+        let stmt = client
+            .prepare_cached(
                 "SELECT collection FROM collection_properties
                  WHERE collection = ANY($1) AND name = ANY($2)
                  GROUP BY collection HAVING count(DISTINCT name) = $3",
-                &[&ids, &required, &n],
             )
+            .await
+            .map_err(pg)?;
+        let rows = client
+            .query(&stmt, &[&ids, &required, &n])
             .await
             .map_err(pg)?;
         let having: Vec<String> = rows
@@ -716,7 +717,9 @@ pub(super) async fn search(
         // its estimate of the time range, could otherwise sort the range.
         // (A transaction dropped unfinished is rolled back by the driver.)
         let tx = client.transaction().await.map_err(pg)?;
-        tx.batch_execute("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off")
+        tx.batch_execute(
+            "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; SET LOCAL plan_cache_mode = force_generic_plan",
+        )
             .await
             .map_err(pg)?;
         let stmt = tx
