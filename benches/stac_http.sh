@@ -274,6 +274,13 @@ python3 "$HERE/stac_compare.py" ingest-summary --log "$LOGS/ingest.log" --second
   --cpu-user "$ing_user" --cpu-sys "$ing_sys" "${DB_ARGS[@]}" --out "$OUT-ingest.json" \
   || die "tuilerie ingest did not load exactly $N items (see $LOGS/ingest.log)"
 grep -E '^ingested ' "$LOGS/ingest.log" >&2 || true
+if [ -n "$TUI_PG_PID" ]; then
+  # As run_peer.sh does after pypgstac's load (outside the timed load): VACUUM ANALYZE, so that
+  # autovacuum does not run through the measurements; then a checkpoint, for the same reason.
+  t0=$(date +%s.%N)
+  tui_psql -d "tuilerie$N" -c "VACUUM ANALYZE" -c "CHECKPOINT" || die "VACUUM ANALYZE failed"
+  log "VACUUM ANALYZE + CHECKPOINT of Tuilerie's database: $(python3 -c "print(round($(date +%s.%N) - $t0, 1))") s (not counted in the ingest, as for the peer)"
+fi
 
 start_tuilerie() {  # $1 = count policy (auto|exact), $2 = port; sets TUI_PID
   local policy="$1" url="http://127.0.0.1:$2"

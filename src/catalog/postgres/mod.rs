@@ -265,6 +265,20 @@ pub async fn create_database(admin_url: &str, name: &str) -> Result<String> {
     Ok(url.to_string())
 }
 
+/// For the store's own tests: a new database `<prefix>_<pid>` on the
+/// cluster `TUILERIE_TEST_POSTGRES` names, opened; `None` (said on stderr,
+/// which `scripts/test` checks) when the variable is not set.
+#[cfg(test)]
+pub(super) async fn test_catalog(prefix: &str) -> Option<PostgresCatalog> {
+    let Ok(admin) = std::env::var("TUILERIE_TEST_POSTGRES") else {
+        eprintln!("SKIPPED postgres: TUILERIE_TEST_POSTGRES is not set");
+        return None;
+    };
+    let name = format!("{prefix}_{}", std::process::id());
+    let url = create_database(&admin, &name).await.unwrap();
+    Some(PostgresCatalog::open(&url, Default::default()).await.unwrap())
+}
+
 fn stored_collection(row: &tokio_postgres::Row) -> Result<StoredCollection> {
     Ok(StoredCollection {
         id: row.try_get(0).map_err(pg)?,

@@ -1186,15 +1186,9 @@ mod tests {
     /// Rust, on collections whose places, dates and cloud covers differ.
     #[tokio::test]
     async fn access_paths_agree_with_a_scan() {
-        let Ok(admin) = std::env::var("TUILERIE_TEST_POSTGRES") else {
-            eprintln!("SKIPPED postgres: TUILERIE_TEST_POSTGRES is not set");
+        let Some(cat) = super::super::test_catalog("tl_paths").await else {
             return;
         };
-        let name = format!("tl_paths_{}", std::process::id());
-        let url = super::super::create_database(&admin, &name).await.unwrap();
-        let cat = super::super::PostgresCatalog::open(&url, Default::default())
-            .await
-            .unwrap();
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut all = Vec::new();
         // (collection, items, region [w, s, e, n], box size, years, cloud cover, spans)

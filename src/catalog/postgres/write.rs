@@ -749,15 +749,9 @@ mod tests {
     /// the general way (Upsert: replaced; Create: a conflict naming it).
     #[tokio::test]
     async fn an_existing_item_missed_by_the_sample_is_upserted() {
-        let Ok(admin) = std::env::var("TUILERIE_TEST_POSTGRES") else {
-            eprintln!("SKIPPED postgres: TUILERIE_TEST_POSTGRES is not set");
+        let Some(cat) = super::super::test_catalog("tl_copy").await else {
             return;
         };
-        let name = format!("tl_copy_{}", std::process::id());
-        let url = super::super::create_database(&admin, &name).await.unwrap();
-        let cat = super::super::PostgresCatalog::open(&url, Default::default())
-            .await
-            .unwrap();
         let doc = serde_json::json!({
             "type": "Collection", "stac_version": "1.0.0", "id": "c", "description": "c",
             "license": "proprietary", "links": [],
