@@ -276,7 +276,11 @@ pub(super) async fn test_catalog(prefix: &str) -> Option<PostgresCatalog> {
     };
     let name = format!("{prefix}_{}", std::process::id());
     let url = create_database(&admin, &name).await.unwrap();
-    Some(PostgresCatalog::open(&url, Default::default()).await.unwrap())
+    Some(
+        PostgresCatalog::open(&url, Default::default())
+            .await
+            .unwrap(),
+    )
 }
 
 fn stored_collection(row: &tokio_postgres::Row) -> Result<StoredCollection> {
