@@ -13,9 +13,8 @@ use gdal::Dataset;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use tuilerie::catalog::ingest::{IngestOptions, Silent, ingest};
-use tuilerie::catalog::sqlite::{SqliteCatalog, SqliteOptions};
 use tuilerie::catalog::{SharedCatalog, shipped};
 use tuilerie::config::Config;
 use tuilerie::raster::tms;
@@ -65,7 +64,7 @@ fn item(id: &str, href: &str, bbox: [f64; 4]) -> Value {
 
 struct Fixture {
     _dir: tempfile::TempDir,
-    db: PathBuf,
+    db: Db,
 }
 
 fn fixture() -> &'static Fixture {
@@ -73,75 +72,76 @@ fn fixture() -> &'static Fixture {
     F.get_or_init(build_fixture)
 }
 
-/// A store with the real rasters as items (a private one for tests that write).
+/// A store with the real rasters as items (a private one for tests that
+/// write): SQLite, or a fresh PostgreSQL database with `TUILERIE_TEST_POSTGRES`.
 fn build_fixture() -> Fixture {
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("t.db");
-        let root = rasters();
-        let mut lines = Vec::new();
-        lines.push(json!({
-            "type": "Collection", "stac_version": "1.0.0", "id": COLLECTION,
-            "description": "Real rasters of ../shared/data", "license": "other",
-            "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
-                       "temporal": {"interval": [["2000-01-01T00:00:00Z", null]]}},
-            "links": []
-        }));
-        for (id, file) in RASTERS {
-            let path = root.join(file);
-            lines.push(item(id, &path.display().to_string(), wgs84_bounds(&path)));
-        }
-        let b = wgs84_bounds(&root.join(RASTERS[0].1));
-        lines.push(item(
-            "missing",
-            &root.join("landsat/nope.tif").display().to_string(),
-            b,
-        ));
-        lines.push(item("outside", "/etc/hostname", b));
-        lines.push(item(
-            "broken",
-            &root
-                .join("pleiades/phr_ventoux_left_image.geom")
-                .display()
-                .to_string(),
-            b,
-        ));
-        let collection = dir.path().join("collection.json");
-        std::fs::write(&collection, lines[0].to_string()).unwrap();
-        let items = dir.path().join("items.ndjson");
-        std::fs::write(
-            &items,
-            lines[1..]
-                .iter()
-                .map(|l| l.to_string() + "\n")
-                .collect::<String>(),
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_db(dir.path(), "t.db");
+    let root = rasters();
+    let mut lines = Vec::new();
+    lines.push(json!({
+        "type": "Collection", "stac_version": "1.0.0", "id": COLLECTION,
+        "description": "Real rasters of ../shared/data", "license": "other",
+        "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
+                   "temporal": {"interval": [["2000-01-01T00:00:00Z", null]]}},
+        "links": []
+    }));
+    for (id, file) in RASTERS {
+        let path = root.join(file);
+        lines.push(item(id, &path.display().to_string(), wgs84_bounds(&path)));
+    }
+    let b = wgs84_bounds(&root.join(RASTERS[0].1));
+    lines.push(item(
+        "missing",
+        &root.join("landsat/nope.tif").display().to_string(),
+        b,
+    ));
+    lines.push(item("outside", "/etc/hostname", b));
+    lines.push(item(
+        "broken",
+        &root
+            .join("pleiades/phr_ventoux_left_image.geom")
+            .display()
+            .to_string(),
+        b,
+    ));
+    let collection = dir.path().join("collection.json");
+    std::fs::write(&collection, lines[0].to_string()).unwrap();
+    let items = dir.path().join("items.ndjson");
+    std::fs::write(
+        &items,
+        lines[1..]
+            .iter()
+            .map(|l| l.to_string() + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
+    let db2 = db.clone();
+    // On its own thread: callers may be inside an async runtime.
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let catalog: SharedCatalog = rt.block_on(open_db(&db2));
+        let files = shipped::read(None).unwrap();
+        rt.block_on(shipped::install(&catalog, &files)).unwrap();
+        let inputs = [
+            collection.display().to_string(),
+            items.display().to_string(),
+        ];
+        let report = ingest(
+            &catalog,
+            rt.handle(),
+            &inputs,
+            &IngestOptions::default(),
+            &Silent,
         )
         .unwrap();
-        let db2 = db.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            let catalog: SharedCatalog =
-                Arc::new(SqliteCatalog::open(&db2, SqliteOptions::default()).unwrap());
-            let files = shipped::read(None).unwrap();
-            rt.block_on(shipped::install(&catalog, &files)).unwrap();
-            let inputs = [
-                collection.display().to_string(),
-                items.display().to_string(),
-            ];
-            let report = ingest(
-                &catalog,
-                rt.handle(),
-                &inputs,
-                &IngestOptions::default(),
-                &Silent,
-            )
-            .unwrap();
-            assert_eq!(report.rejected, 0, "{:?}", report.rejections);
-        })
-        .join()
-        .unwrap();
-        Fixture { _dir: dir, db }
-    }
+        assert_eq!(report.rejected, 0, "{:?}", report.rejections);
+        drop(catalog);
+        rt.shutdown_background();
+    })
+    .join()
+    .unwrap();
+    Fixture { _dir: dir, db }
 }
 
 fn raster_config() -> Config {

@@ -4,7 +4,13 @@
 //! The store is SQLite by default. With `TUILERIE_TEST_POSTGRES` set to a
 //! PostgreSQL URL (a cluster with PostGIS in `template1`; `scripts/test` starts
 //! one), the same suites run against the PostgreSQL store instead: every
-//! store a test makes is then a fresh database of that cluster.
+//! store a test makes is then a fresh database of that cluster. That holds
+//! for every suite that reads a catalogue — the STAC, access and write suites
+//! and the raster, WMS and demo-tile suites alike: they make their stores
+//! with [`fresh_db`] (or the shared [`demo_db`] / [`raster_demo`] fixtures)
+//! and open them with [`open_db`], never with a store's own constructor.
+//! The one exception is [`demo_sqlite_db`], for a test of the embedded
+//! store's own query planning.
 
 #![allow(dead_code)]
 
@@ -103,18 +109,6 @@ pub fn fresh_db(dir: &Path, name: &str) -> Db {
         }
         None => Db::from(dir.join(name)),
     }
-}
-
-/// Opens an SQLite store from synchronous code (the raster and WMS tests,
-/// which always run on SQLite).
-pub fn open(db: &Path) -> SharedCatalog {
-    std::sync::Arc::new(
-        tuilerie::catalog::sqlite::SqliteCatalog::open(
-            db,
-            tuilerie::catalog::sqlite::SqliteOptions::default(),
-        )
-        .unwrap(),
-    )
 }
 
 /// Opens a store (migrating it).
