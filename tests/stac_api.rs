@@ -894,6 +894,21 @@ async fn bad_requests_get_clear_errors() {
         ("/search?limit=ten", "limit"),
         ("/search?filter=eo:cloud_cover%20%3C", "cql2"),
         ("/search?filter=nope%20%3D%201", "unknown property"),
+        // Values of the wrong type: the same 400 on every store.
+        ("/search?filter=eo:cloud_cover%3D'abc'", "holds numbers"),
+        ("/search?filter=platform%3D5", "does not hold numbers"),
+        (
+            "/search?filter=platform%20IN%20('sentinel-2a',%202)",
+            "does not hold numbers",
+        ),
+        (
+            "/search?filter=eo:cloud_cover%20BETWEEN%20'a'%20AND%20'b'",
+            "holds numbers",
+        ),
+        (
+            "/search?query=%7B%22eo:cloud_cover%22:%7B%22lt%22:%22lots%22%7D%7D",
+            "holds numbers",
+        ),
         (
             "/search?filter=eo:cloud_cover%20%3D%201;%20DROP%20TABLE%20items",
             "filter",

@@ -518,7 +518,41 @@ impl<'a, D: Dialect> Translator<'a, D> {
         }
         let b = self.numeric_literal(b, &a);
         let a = self.numeric_literal(a, &b);
+        self.check_property_type(&a, &b)?;
+        self.check_property_type(&b, &a)?;
         Ok((a, b))
+    }
+
+    /// A property whose values are all numbers compared with text that does
+    /// not spell one, or one that holds text compared with a number, is a
+    /// mistake in the request: said as such (every store alike) rather than
+    /// matching nothing.
+    fn check_property_type(&self, property: &Sql, other: &Sql) -> Result<()> {
+        let Some(name) = property.property.as_deref() else {
+            return Ok(());
+        };
+        let numeric = self.properties.is_numeric(name);
+        match other.kind {
+            Kind::Text if numeric => Err(CatalogError::query(format!(
+                "filter: property '{name}' holds numbers; {} is not a number",
+                other
+                    .literal
+                    .as_deref()
+                    .map_or_else(|| "the other operand".to_string(), |s| format!("'{s}'"))
+            ))),
+            Kind::Number if !numeric => Err(CatalogError::query(format!(
+                "filter: property '{name}' does not hold numbers only; compare it with a string"
+            ))),
+            Kind::Json => match other.property.as_deref() {
+                Some(second) if self.properties.is_numeric(second) != numeric => {
+                    Err(CatalogError::query(format!(
+                        "filter: properties '{name}' and '{second}' hold values of different types"
+                    )))
+                }
+                _ => Ok(()),
+            },
+            _ => Ok(()),
+        }
     }
 
     /// A text literal that spells a number becomes that number when compared
