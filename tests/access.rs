@@ -303,6 +303,9 @@ struct Probe {
     item: String,
     asset: String,
     other_ids: Vec<String>,
+    /// The first vertex of each of those items' footprints, as a JSON
+    /// answer spells it.
+    footprints: Vec<String>,
     tile: (u8, u64, u64),
     lonlat: (f64, f64),
     box3857: [f64; 4],
@@ -357,6 +360,14 @@ where
         other_ids: features
             .iter()
             .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect(),
+        footprints: features
+            .iter()
+            .map(|f| {
+                let vertex = &f["geometry"]["coordinates"][0][0];
+                assert!(vertex.is_array(), "{collection}: a footprint without rings");
+                vertex.to_string()
+            })
             .collect(),
         tile: (z, x, y),
         lonlat: (lon, lat),
@@ -559,10 +570,16 @@ async fn every_endpoint_answers_each_identity_by_its_rights() {
                     r.text()
                 };
                 let shows_item = p.other_ids.iter().any(|id| text.contains(id.as_str()));
+                let shows_footprint = p.footprints.iter().any(|v| text.contains(v.as_str()));
                 if !entitled {
                     assert!(
                         !shows_item,
                         "{} sees an item of {} in {uri}",
+                        who.name, p.collection
+                    );
+                    assert!(
+                        !shows_footprint,
+                        "{} sees a footprint of {} in {uri}",
                         who.name, p.collection
                     );
                     assert!(
@@ -579,6 +596,8 @@ async fn every_endpoint_answers_each_identity_by_its_rights() {
                     );
                 } else if uri.starts_with("/search?ids=") || uri.starts_with("/search?filter=") {
                     assert!(shows_item, "{} does not find {} in {uri}", who.name, p.item);
+                    // (The check above would see a footprint.)
+                    assert!(shows_footprint, "{} gets no footprint in {uri}", who.name);
                 }
             }
         }
