@@ -4,6 +4,7 @@ use super::datetime::Micros;
 use super::error::{CatalogError, Result};
 use super::geometry::Bounds;
 use super::href::Base;
+use super::indexes::PropertyIndexes;
 use super::item::{GENERATED_RELS, check_id};
 use super::scope::Access;
 use super::text::fold;
@@ -26,6 +27,9 @@ pub struct CollectionDoc {
     pub text: String,
     /// Who may see the collection.
     pub access: Access,
+    /// The properties the collection asks the store to index
+    /// (`tuilerie:indexes`).
+    pub indexes: PropertyIndexes,
 }
 
 /// Parses and checks a collection from its JSON text.
@@ -116,6 +120,7 @@ pub fn parse_collection(json: &str, base: Option<&Base>) -> Result<CollectionDoc
     let access = super::scope::Policy::of(&value)
         .map_err(CatalogError::object)?
         .access;
+    let indexes = super::indexes::of(&value).map_err(CatalogError::object)?;
     let doc = serde_json::to_string(&value).map_err(|e| CatalogError::object(e.to_string()))?;
     debug_assert!(!GENERATED_RELS.is_empty());
     Ok(CollectionDoc {
@@ -126,6 +131,7 @@ pub fn parse_collection(json: &str, base: Option<&Base>) -> Result<CollectionDoc
         interval,
         text: fold(&text),
         access,
+        indexes,
     })
 }
 

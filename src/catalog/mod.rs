@@ -12,6 +12,7 @@ pub mod error;
 pub mod filter;
 pub mod geometry;
 pub mod href;
+pub mod indexes;
 pub mod ingest;
 pub mod item;
 pub mod keyset;

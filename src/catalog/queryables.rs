@@ -20,6 +20,12 @@ const DATETIME_PROPERTIES: &[&str] = &[
     "unpublished",
 ];
 
+/// True for the names of properties that hold date-times (compared as
+/// instants by filters).
+pub fn is_datetime_name(name: &str) -> bool {
+    DATETIME_PROPERTIES.contains(&name)
+}
+
 /// Names that are always queryable, whatever was ingested.
 const CORE: &[&str] = &["id", "collection", "geometry", "datetime"];
 
@@ -62,7 +68,7 @@ impl PropertyKinds {
 
     /// True for properties holding date-times.
     pub fn is_datetime(&self, name: &str) -> bool {
-        DATETIME_PROPERTIES.contains(&name)
+        is_datetime_name(name)
     }
 
     /// Observed names and types.

@@ -137,6 +137,51 @@ mod tests {
     }
 
     #[test]
+    fn index_declarations_are_checked() {
+        let indexes: Value =
+            serde_json::from_str(include_str!("../../schemas/indexes.json")).unwrap();
+        let profile: Value = serde_json::from_str(PROFILE).unwrap();
+        let mut embedded = profile["properties"]["tuilerie:indexes"].clone();
+        embedded["$schema"] = indexes["$schema"].clone();
+        assert_eq!(
+            embedded, indexes,
+            "schemas/indexes.json and the profile differ"
+        );
+
+        let s2 = SHIPPED
+            .iter()
+            .find(|(n, _)| *n == "sentinel-2-l2a.json")
+            .unwrap()
+            .1;
+        let doc = check("sentinel-2-l2a.json", s2).unwrap();
+        assert_eq!(
+            doc.indexes.get("sat:relative_orbit"),
+            Some(&crate::catalog::indexes::IndexKind::Number)
+        );
+        let base: Value = serde_json::from_str(s2).unwrap();
+        // Each is refused by the profile and by the loader alike.
+        for value in [
+            serde_json::json!(["platform"]),
+            serde_json::json!({"platform": "string"}),
+            serde_json::json!({"properties.platform": "text"}),
+            serde_json::json!({"eo:cloud_cover": "number"}),
+            serde_json::json!({"created": "text"}),
+            serde_json::json!({"": "text"}),
+            serde_json::json!({"a\u{1}b": "text"}),
+        ] {
+            let mut v = base.clone();
+            v["tuilerie:indexes"] = value.clone();
+            assert!(check("x.json", &v.to_string()).is_err(), "{value}");
+            let mut doc = v.as_object().unwrap().clone();
+            doc.remove("renders");
+            assert!(
+                parse_collection(&Value::Object(doc).to_string(), None).is_err(),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
     fn access_policies_are_checked() {
         let access: Value =
             serde_json::from_str(include_str!("../../schemas/access.json")).unwrap();

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod copy;
+mod indexes;
 mod pool;
 mod schema;
 mod search;
@@ -94,6 +95,12 @@ pub(crate) fn pg(e: tokio_postgres::Error) -> CatalogError {
         CatalogError::InvalidQuery(format!("the query cannot be evaluated: {message}"))
     } else if *code == SqlState::UNIQUE_VIOLATION {
         CatalogError::Conflict(message)
+    } else if *code == SqlState::PROGRAM_LIMIT_EXCEEDED && message.contains(indexes::PREFIX) {
+        // "index row size … exceeds btree version 4 maximum 2704 for index tl_ix_…"
+        CatalogError::InvalidObject(format!(
+            "a value of a property the collection indexes (tuilerie:indexes) is too long to be \
+             indexed (about 2,700 bytes at most): {message}"
+        ))
     } else if matches!(class, "08" | "57" | "53") {
         // Connection exceptions, operator intervention (shutdown), resources.
         CatalogError::Unavailable(format!("the database is unavailable: {message}"))

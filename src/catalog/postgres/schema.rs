@@ -10,6 +10,9 @@
 //! tests are the same; footprints are PostGIS geometries (SRID 4326) under a
 //! GiST index; `properties` is JSON (since migration 3); free text is a `tsvector` of folded
 //! words. Text keys use the "C" collation: byte order, as SQLite compares.
+//! A collection's partition also has one index per property its
+//! `tuilerie:indexes` declares (see `indexes.rs`), on the expressions of
+//! [`text_property`] and [`number_property`].
 
 use super::pg;
 use crate::catalog::error::{CatalogError, Result};
@@ -193,6 +196,37 @@ CREATE TABLE audit (
     detail          text NOT NULL
 );
 "#,
+    // 5: numbers read from the properties without ever failing, so that an
+    // index on a property can be built (and items written) whatever its
+    // values: the CQL2 translator and the indexes of `tuilerie:indexes`
+    // both read numeric properties through it.
+    r#"
+-- A JSON number's text as float8; NULL for anything else (text that is
+-- not a number, or a number float8 cannot hold), where a cast would fail.
+-- The common case (at most 200 characters and a two-digit exponent: always
+-- within float8) is one regular expression; longer forms are range-checked
+-- as numeric first. IMMUTABLE, so it can make an index, which a filter on
+-- the same call matches. PL/pgSQL rather than an inlined SQL CASE: that
+-- would extract the property twice (each ->> parses the whole properties
+-- text), which made every index insert twice as costly as a cast.
+CREATE FUNCTION tl_number(value text) RETURNS float8
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE COST 10 AS $$
+BEGIN
+    IF length(value) <= 200 THEN
+        IF value ~ '^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]{1,2})?$' THEN
+            RETURN value::float8;
+        END IF;
+    END IF;
+    IF length(value) <= 400 THEN
+        IF value ~ '^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]{1,3})?$' THEN
+            IF value::numeric = 0 OR abs(value::numeric) BETWEEN 1e-307 AND 1e308 THEN
+                RETURN value::float8;
+            END IF;
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+"#,
 ];
 
 /// Advisory lock key held while migrating ("tuileri" in ASCII).
@@ -263,7 +297,31 @@ pub(super) fn partition_name(collection: &str) -> String {
     format!("items_{readable}_{hash:016x}")
 }
 
-/// A SQL string literal (for DDL, where parameters cannot be bound).
+/// A SQL string literal (for DDL, where parameters cannot be bound, and for
+/// the property names of filters, which an index expression must match).
+/// Quotes are doubled; text with a backslash is written as an `E''` string
+/// with the backslashes doubled, so that it reads the same whatever
+/// `standard_conforming_strings` says.
 pub(super) fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    let quoted = s.replace('\'', "''");
+    if s.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
+    }
+}
+
+/// A property of the items (of the table or alias `table`, e.g. `"i."`, or
+/// `""` in an index definition) compared as text: in byte order, as SQLite
+/// compares. The CQL2 translator and the indexes of `tuilerie:indexes`
+/// both use this expression, which is what lets PostgreSQL match them.
+pub(super) fn text_property(table: &str, name: &str) -> String {
+    format!("(({table}properties->>{}) COLLATE \"C\")", literal(name))
+}
+
+/// A property compared as a number (NULL when it is not one; see
+/// `tl_number`); shared by the translator and the indexes, as
+/// [`text_property`].
+pub(super) fn number_property(table: &str, name: &str) -> String {
+    format!("tl_number({table}properties->>{})", literal(name))
 }

@@ -111,25 +111,27 @@ impl Dialect for PgSql {
             // Kept in a column of its own.
             return "i.cloud_cover".into();
         }
-        let key = self.param(SqlValue::Text(name.to_string()));
+        // The name is written as a literal, not bound: an index on the
+        // property (`tuilerie:indexes`) matches only the same expression
+        // with the same constant key. Names are those of known properties,
+        // quoted by `literal`; values are still bound.
         let types = self.kinds.types(name);
         let only = |allowed: &[JsonType]| {
             types.is_some_and(|t| !t.is_empty() && t.iter().all(|k| allowed.contains(k)))
         };
         if only(&[JsonType::Number, JsonType::Null]) {
-            format!("((i.properties->>{key})::float8)")
+            super::schema::number_property("i.", name)
         } else if types
             .is_some_and(|t| t.contains(&JsonType::Array) || t.contains(&JsonType::Object))
         {
-            format!("((i.properties->{key})::jsonb)")
+            format!("((i.properties->{})::jsonb)", super::schema::literal(name))
         } else {
-            format!("((i.properties->>{key}) COLLATE \"C\")")
+            super::schema::text_property("i.", name)
         }
     }
 
     fn property_micros(&mut self, name: &str) -> String {
-        let key = self.param(SqlValue::Text(name.to_string()));
-        format!("tl_micros(i.properties->>{key})")
+        format!("tl_micros(i.properties->>{})", super::schema::literal(name))
     }
 
     fn like(&mut self, value: &str, pattern: &str) -> String {

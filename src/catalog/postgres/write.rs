@@ -3,6 +3,7 @@
 //! temporary staging table, then one upsert into the partitioned table.
 
 use super::copy::{BinaryCopy, CopyError};
+use super::indexes;
 use super::pg;
 use super::schema::{literal, partition_name};
 use super::search::{box_size, space_bucket, time_bucket, tsvector, tsvector_binary};
@@ -23,7 +24,8 @@ fn access_text(access: &Access) -> String {
     }
 }
 
-/// Creates or replaces a collection (and creates its items' partition).
+/// Creates or replaces a collection (and creates its items' partition), and
+/// brings the partition's indexes in line with its `tuilerie:indexes`.
 pub(super) async fn put_collection(
     tx: &Transaction<'_>,
     c: &CollectionDoc,
@@ -44,6 +46,12 @@ pub(super) async fn put_collection(
     mode.check_collection(exists, &c.id)?;
     let [minx, miny, maxx, maxy] = c.bbox.map(|b| b.map(Some)).unwrap_or([None; 4]);
     let partition = partition_name(&c.id);
+    if exists {
+        // The partition's indexes first: item writers lock the partition,
+        // then the collection's row; taking them in the same order cannot
+        // deadlock (an index build waits for them, they wait for it).
+        indexes::sync(tx, &c.id, &partition, &c.indexes).await?;
+    }
     tx.execute(
         "INSERT INTO collections (id, doc, links, minx, miny, maxx, maxy, start_dt, end_dt, text, access, partition, updated)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
@@ -78,6 +86,7 @@ pub(super) async fn put_collection(
         ))
         .await
         .map_err(pg)?;
+        indexes::sync(tx, &c.id, &partition, &c.indexes).await?;
     }
     Ok(if exists {
         WriteSummary {
@@ -92,8 +101,15 @@ pub(super) async fn put_collection(
     })
 }
 
-/// Deletes a collection: its partition is dropped whole.
+/// Deletes a collection: its partition is dropped whole (with its indexes).
 pub(super) async fn delete_collection(tx: &Transaction<'_>, id: &str) -> Result<bool> {
+    // Taken in turn with writers of the collection (see `put_collection`).
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
+        &[&id],
+    )
+    .await
+    .map_err(pg)?;
     let row = tx
         .query_opt(
             "DELETE FROM collections WHERE id = $1 RETURNING partition",
