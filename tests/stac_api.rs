@@ -661,6 +661,70 @@ async fn cql2_filters() {
             }),
         ),
     ];
+    // Properties the shipped collections index on PostgreSQL
+    // (tuilerie:indexes): the same answers as without an index.
+    let prop = |i: &Value, p: &str| i["properties"][p].clone();
+    let s2 = items
+        .iter()
+        .find(|i| i["collection"] == "sentinel-2-l2a")
+        .expect("a Sentinel-2 item");
+    let orbit = prop(s2, "sat:relative_orbit").as_i64().unwrap();
+    let zone = prop(s2, "mgrs:utm_zone").as_i64().unwrap();
+    let square = prop(s2, "mgrs:grid_square").as_str().unwrap().to_string();
+    let square_first = square.chars().next().unwrap();
+    let indexed: Vec<(Value, u64)> = vec![
+        (
+            json!({"filter": format!("sat:relative_orbit = {orbit}")}),
+            count(&|i| prop(i, "sat:relative_orbit") == json!(orbit)),
+        ),
+        (
+            json!({"filter": format!("sat:relative_orbit IN ({orbit}, 1, 143) OR sat:relative_orbit > 100")}),
+            count(&|i| {
+                prop(i, "sat:relative_orbit")
+                    .as_f64()
+                    .is_some_and(|o| [orbit as f64, 1.0, 143.0].contains(&o) || o > 100.0)
+            }),
+        ),
+        (
+            json!({"filter": format!("mgrs:utm_zone = {zone} AND mgrs:grid_square = '{square}'")}),
+            count(&|i| {
+                prop(i, "mgrs:utm_zone") == json!(zone)
+                    && prop(i, "mgrs:grid_square") == json!(square)
+            }),
+        ),
+        (
+            json!({"filter": format!("mgrs:utm_zone BETWEEN {} AND {zone}", zone - 1)}),
+            count(&|i| {
+                prop(i, "mgrs:utm_zone")
+                    .as_i64()
+                    .is_some_and(|z| (zone - 1..=zone).contains(&z))
+            }),
+        ),
+        (
+            json!({"filter": format!("mgrs:grid_square < '{square}' AND mgrs:grid_square LIKE '{square_first}%'")}),
+            count(&|i| {
+                prop(i, "mgrs:grid_square")
+                    .as_str()
+                    .is_some_and(|g| g < square.as_str() && g.starts_with(square_first))
+            }),
+        ),
+        (
+            json!({"filter": "platform = 'pleiades-1a' OR platform = 'sentinel-1a'"}),
+            count(&|i| {
+                ["pleiades-1a", "sentinel-1a"].contains(&prop(i, "platform").as_str().unwrap_or(""))
+            }),
+        ),
+        (
+            json!({"query": {"sat:relative_orbit": {"gte": orbit}, "platform": {"eq": "sentinel-2b"}}}),
+            count(&|i| {
+                prop(i, "sat:relative_orbit")
+                    .as_i64()
+                    .is_some_and(|o| o >= orbit)
+                    && prop(i, "platform") == "sentinel-2b"
+            }),
+        ),
+    ];
+    let cases = cases.into_iter().chain(indexed);
     for (body, expected) in cases {
         let mut body = body;
         body["limit"] = json!(1);
@@ -727,6 +791,28 @@ async fn sorting_and_paging_on_a_property() {
         });
         assert!(ordered, "{dir}");
     }
+    // Paging in the order of a property the shipped collections index on
+    // PostgreSQL, with a filter on another one.
+    let zone = 31;
+    let got = all_pages(
+        &app,
+        &format!("/search?collections=sentinel-2-l2a&sortby=-sat:relative_orbit&filter=mgrs:utm_zone%3D{zone}&limit=7"),
+    )
+    .await;
+    let orbit_of: std::collections::HashMap<&str, i64> = items
+        .iter()
+        .filter(|i| i["collection"] == "sentinel-2-l2a" && i["properties"]["mgrs:utm_zone"] == zone)
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap(),
+                i["properties"]["sat:relative_orbit"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!orbit_of.is_empty());
+    assert_eq!(got.len(), orbit_of.len());
+    let orbits: Vec<i64> = got.iter().map(|id| orbit_of[id.as_str()]).collect();
+    assert!(orbits.windows(2).all(|w| w[0] >= w[1]), "{orbits:?}");
     // Items without the property come last, whatever the direction.
     let got = all_pages(
         &app,
