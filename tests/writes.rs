@@ -187,6 +187,39 @@ async fn transactions_create_replace_patch_delete() {
     )
     .await;
     r.assert_error(409, "already exists");
+    // Free text of any size is stored (a word too long for PostgreSQL's
+    // text index is left out of it) and found by its other words.
+    let mut long = item("test", "long-title", "2024-01-01T00:00:00Z", 5.0);
+    long["properties"]["title"] = json!(format!("hapax {} legomenon", "x".repeat(3000)));
+    let r = call(
+        &app,
+        TestRequest::post()
+            .uri("/collections/test/items")
+            .insert_header(auth())
+            .set_json(&long)
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let found = get(&app, "/search?collections=test&q=legomenon")
+        .await
+        .json();
+    let ids: Vec<&str> = found["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["long-title"]);
+    let r = call(
+        &app,
+        TestRequest::delete()
+            .uri("/collections/test/items/long-title")
+            .insert_header(auth())
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text());
     let fc = json!({"type": "FeatureCollection", "features": [
         item("test", "b", "2024-01-02T00:00:00Z", 2.0), item("test", "c", "2024-01-03T00:00:00Z", 3.0)]});
     let r = call(

@@ -196,6 +196,35 @@ impl Dialect for PgSql {
 /// The text query as a `tsquery` over the folded words the store indexes:
 /// phrases with `<->`, exclusions with `!`. Words are letters and digits only,
 /// quoted as lexemes, so user text is never read as operators.
+/// PostgreSQL's limits on a `tsvector`: a lexeme under 2 KiB, the whole
+/// under 1 MiB.
+const MAX_LEXEME: usize = 2046;
+const MAX_LEXEMES_BYTES: usize = 1 << 19;
+
+/// The folded words of a text that a `tsvector` can hold, numbered from 1:
+/// words too long for a lexeme are left out (they cannot be searched for
+/// either, see [`tsquery`]), and so are new words once the lexemes would
+/// pass PostgreSQL's size limit.
+fn indexable_words(text: &str) -> std::collections::BTreeMap<String, Vec<u16>> {
+    let mut positions: std::collections::BTreeMap<String, Vec<u16>> = Default::default();
+    let mut bytes = 0;
+    for (i, w) in crate::catalog::text::words(text).into_iter().enumerate() {
+        if w.len() > MAX_LEXEME {
+            continue;
+        }
+        let p = (i + 1).min(16383) as u16;
+        if let Some(ps) = positions.get_mut(&w) {
+            if ps.len() < 256 && ps.last() != Some(&p) {
+                ps.push(p);
+            }
+        } else if bytes + w.len() + 64 < MAX_LEXEMES_BYTES {
+            bytes += w.len() + 64;
+            positions.insert(w, vec![p]);
+        }
+    }
+    positions
+}
+
 pub(super) fn tsquery(text: &TextQuery) -> String {
     let lexeme = |w: &str| format!("'{w}'");
     let term = |words: &[String]| {
@@ -209,7 +238,7 @@ pub(super) fn tsquery(text: &TextQuery) -> String {
             let mut parts = Vec::new();
             for t in terms {
                 let words = crate::catalog::text::words(&t.words.join(" "));
-                if words.is_empty() {
+                if words.is_empty() || words.iter().any(|w| w.len() > MAX_LEXEME) {
                     // Nothing indexable: a required term cannot match.
                     if !t.excluded {
                         parts.push("(!'' & '')".to_string());
@@ -228,10 +257,7 @@ pub(super) fn tsquery(text: &TextQuery) -> String {
 /// The folded words of an item's text as a `tsvector` literal, with positions
 /// (so that phrases match consecutive words).
 pub(super) fn tsvector(text: &str) -> String {
-    let mut positions: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
-    for (i, w) in crate::catalog::text::words(text).into_iter().enumerate() {
-        positions.entry(w).or_default().push((i + 1).min(16383));
-    }
+    let positions = indexable_words(text);
     let mut out = String::new();
     for (w, ps) in positions {
         if !out.is_empty() {
@@ -240,7 +266,7 @@ pub(super) fn tsvector(text: &str) -> String {
         out.push('\'');
         out.push_str(&w.replace('\'', "''").replace('\\', "\\\\"));
         out.push_str("':");
-        let ps: Vec<String> = ps.iter().take(256).map(|p| p.to_string()).collect();
+        let ps: Vec<String> = ps.iter().map(|p| p.to_string()).collect();
         out.push_str(&ps.join(","));
     }
     out
@@ -250,14 +276,7 @@ pub(super) fn tsvector(text: &str) -> String {
 /// the number of lexemes, then each lexeme (NUL-terminated), its number of
 /// positions and the positions (strictly increasing, at most 256).
 pub(super) fn tsvector_binary(text: &str) -> Vec<u8> {
-    let mut positions: std::collections::BTreeMap<String, Vec<u16>> = Default::default();
-    for (i, w) in crate::catalog::text::words(text).into_iter().enumerate() {
-        let p = (i + 1).min(16383) as u16;
-        let ps = positions.entry(w).or_default();
-        if ps.len() < 256 && ps.last() != Some(&p) {
-            ps.push(p);
-        }
-    }
+    let positions = indexable_words(text);
     let mut out = Vec::with_capacity(4 + text.len() * 2);
     out.extend_from_slice(&(positions.len() as i32).to_be_bytes());
     for (w, ps) in positions {
@@ -1154,6 +1173,24 @@ mod tests {
 
     thread_local! {
         pub(super) static FORCED: Cell<Option<Path>> = const { Cell::new(None) };
+    }
+
+    #[test]
+    fn tsvectors_stay_within_postgresql_limits() {
+        let text = format!(
+            "{} short {}",
+            "y".repeat(MAX_LEXEME + 1),
+            (0..200_000)
+                .map(|n| format!("mot{n:07}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let words = indexable_words(&text);
+        assert!(words.keys().all(|w| w.len() <= MAX_LEXEME));
+        assert!(words.contains_key("short"));
+        let bytes: usize = words.keys().map(|w| w.len()).sum();
+        assert!(bytes < 1 << 20, "{bytes} bytes of lexemes");
+        assert!(words.len() > 1000);
     }
 
     /// A small deterministic generator (xorshift).
