@@ -227,6 +227,22 @@ BEGIN
     RETURN NULL;
 END $$;
 "#,
+    // 6: the footprint's bounds as columns, carried by the datetime index:
+    // a search reading the index in a time range (the walk, counting) tests
+    // the items' boxes on its entries and reads only the rows whose boxes
+    // meet the search's, not every row of the range. Generated, so every way
+    // of writing an item keeps them. (Rewrites the items: about two minutes
+    // per million items.)
+    r#"
+ALTER TABLE items
+    ADD COLUMN minx float8 GENERATED ALWAYS AS (ST_XMin(geom)) STORED,
+    ADD COLUMN miny float8 GENERATED ALWAYS AS (ST_YMin(geom)) STORED,
+    ADD COLUMN maxx float8 GENERATED ALWAYS AS (ST_XMax(geom)) STORED,
+    ADD COLUMN maxy float8 GENERATED ALWAYS AS (ST_YMax(geom)) STORED;
+DROP INDEX items_datetime;
+CREATE INDEX items_datetime ON items (datetime, collection, id)
+    INCLUDE (start_dt, end_dt, minx, miny, maxx, maxy);
+"#,
 ];
 
 /// Advisory lock key held while migrating ("tuileri" in ASCII).

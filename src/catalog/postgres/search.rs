@@ -437,8 +437,13 @@ pub(super) async fn search(
         conditions.push(format!("i.id IN ({})", ps.join(", ")));
         trivial_count = false;
     }
+    // The search boxes' bounds, bound once: compared with the items' box
+    // columns, which the datetime index carries (`box_overlap`).
+    let mut envelopes = Vec::new();
     if let Some(spatial) = &query.spatial {
         let (condition, g) = spatial_condition(&mut sql, spatial)?;
+        envelopes = envelope_params(&mut sql, spatial);
+        conditions.push(box_overlap("i", &envelopes));
         conditions.push(condition);
         geometry = Some(g);
         trivial_count = false;
@@ -633,8 +638,9 @@ pub(super) async fn search(
         walk_budget = None;
     }
 
-    // Where the rows come from, for each access, and the conditions left to
-    // test on them (`with_cursor`: the cursor among them).
+    // Where the rows come from, for each access (a FROM clause whose rows
+    // are `i`), and the conditions left to test on them (`with_cursor`: the
+    // cursor among them).
     let source = |with_cursor: bool| -> (String, Vec<String>) {
         let range = if with_cursor {
             &walk_conditions
@@ -644,7 +650,7 @@ pub(super) async fn search(
         match (access, &geometry) {
             (Access::Boxes, Some(g)) => (
                 format!(
-                    "(SELECT * FROM items i WHERE {}i.geom && {g} OFFSET 0)",
+                    "(SELECT * FROM items i WHERE {}i.geom && {g} OFFSET 0) i",
                     collection_condition
                         .as_ref()
                         .map(|c| format!("{c} AND "))
@@ -657,14 +663,23 @@ pub(super) async fn search(
                     .cloned()
                     .collect(),
             ),
-            // (A page in sort order is better left to the planner, which
-            // may read the datetime index in that order and stop early.)
-            (Access::Time, _) if !with_cursor => (
-                format!("(SELECT * FROM items i{} OFFSET 0)", where_clause(range)),
-                conditions.clone(),
-            ),
+            // The time range's keys from the datetime index alone, those
+            // whose boxes meet the search's, then their rows. (A page in
+            // sort order is better left to the planner, which may read the
+            // datetime index in that order and stop early.)
+            (Access::Time, _) if !with_cursor => {
+                let mut keys_where = range.clone();
+                keys_where.push(box_overlap("i", &envelopes));
+                (
+                    format!(
+                        "(SELECT i.collection, i.id FROM items i{} OFFSET 0) k {ROWS_OF_KEYS}",
+                        where_clause(&keys_where)
+                    ),
+                    conditions.clone(),
+                )
+            }
             _ => (
-                "items".to_string(),
+                "items i".to_string(),
                 range.iter().chain(&conditions).cloned().collect(),
             ),
         }
@@ -694,7 +709,7 @@ pub(super) async fn search(
             "SELECT collection, id, updated, doc, props, links, {keys}, total FROM (
                SELECT i.collection, i.id, i.updated, i.doc, i.properties::text AS props, i.links, {select},
                       count(*) OVER () AS total, ({after}) AS after_cursor
-               FROM {from} i{where_}) s
+               FROM {from}{where_}) s
              WHERE after_cursor ORDER BY {order} LIMIT {limit}",
             keys = keys_out.join(", "),
             select = select_as.join(", "),
@@ -706,7 +721,7 @@ pub(super) async fn search(
         let (from, rest) = source(true);
         format!(
             "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
-             FROM {from} i{where_} ORDER BY {order} LIMIT {limit}",
+             FROM {from}{where_} ORDER BY {order} LIMIT {limit}",
             select = select.join(", "),
             where_ = where_clause(&rest),
             order = order.join(", "),
@@ -715,9 +730,11 @@ pub(super) async fn search(
     let types = sql.types();
     let mut rows = None;
     if let Some(budget) = walk_budget {
-        // The walk: the inner statement reads the index in order (at most
-        // `budget` rows, so a wrong estimate costs little), the outer one
-        // keeps the matches; the order is the inner one's.
+        // The walk: the inner statement reads the datetime index in order
+        // (at most `budget` entries, so a wrong estimate costs little) and
+        // keeps the keys whose boxes meet the search's, from the index
+        // alone; the outer one reads those rows and keeps the matches, in
+        // the inner order.
         let mut walk = PgSql {
             params: sql.params.clone(),
             kinds: kinds.clone(),
@@ -725,11 +742,15 @@ pub(super) async fn search(
         let budget = walk.param(SqlValue::Int(budget));
         let walk_sql = format!(
             "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
-             FROM (SELECT * FROM items i{inner} ORDER BY {order} LIMIT {budget}) i{where_}
+             FROM (SELECT k.collection, k.id FROM (
+                     SELECT i.collection, i.id, i.minx, i.miny, i.maxx, i.maxy
+                     FROM items i{inner} ORDER BY {order} LIMIT {budget}) k
+                   WHERE {boxes}) k {ROWS_OF_KEYS}{where_}
              LIMIT {limit}",
             select = select.join(", "),
             inner = where_clause(&walk_conditions),
             order = order.join(", "),
+            boxes = box_overlap("k", &envelopes),
             where_ = where_clause(&conditions),
         );
         let params = walk.bind();
@@ -790,11 +811,11 @@ pub(super) async fn search(
                 let (from, rest) = source(false);
                 let count_sql = match cap {
                     Some(cap) => format!(
-                        "SELECT count(*) FROM (SELECT 1 FROM {from} i{} LIMIT {}) s",
+                        "SELECT count(*) FROM (SELECT 1 FROM {from}{} LIMIT {}) s",
                         where_clause(&rest),
                         cap.saturating_add(1)
                     ),
-                    None => format!("SELECT count(*) FROM {from} i{}", where_clause(&rest)),
+                    None => format!("SELECT count(*) FROM {from}{}", where_clause(&rest)),
                 };
                 let stmt = client
                     .prepare_typed_cached(&count_sql, &types[..count_params])
@@ -1127,6 +1148,40 @@ fn estimate(
     }
 }
 
+/// Joins the rows of the keys `k` (collection, id), one at a time in the
+/// keys' order (a subquery per key, which the planner cannot turn into a
+/// hash join over a whole partition).
+const ROWS_OF_KEYS: &str = "CROSS JOIN LATERAL (SELECT * FROM items i WHERE i.collection = k.collection AND i.id = k.id OFFSET 0) i";
+
+/// The search boxes' bounds as parameters, `[west, south, east, north]`
+/// for each box (a box across the antimeridian is two).
+fn envelope_params(sql: &mut PgSql, spatial: &Spatial) -> Vec<[String; 4]> {
+    spatial
+        .envelopes()
+        .iter()
+        .map(|b| [b.minx, b.miny, b.maxx, b.maxy].map(|v| sql.param(SqlValue::Real(v))))
+        .collect()
+}
+
+/// The items of `alias` whose box (`minx`… columns, the footprint's bounds)
+/// meets one of the search boxes: every item the exact test can keep, and
+/// few others; testable on the datetime index's entries, which carry the
+/// box columns.
+fn box_overlap(alias: &str, envelopes: &[[String; 4]]) -> String {
+    if envelopes.is_empty() {
+        return "TRUE".into();
+    }
+    let tests: Vec<String> = envelopes
+        .iter()
+        .map(|[w, s, e, n]| {
+            format!(
+                "({alias}.maxx >= {w} AND {alias}.minx <= {e} AND {alias}.maxy >= {s} AND {alias}.miny <= {n})"
+            )
+        })
+        .collect();
+    format!("({})", tests.join(" OR "))
+}
+
 /// The spatial filter: the exact intersection, which PostGIS answers from the
 /// GiST index (box overlap) before testing the footprints.
 fn spatial_condition(sql: &mut PgSql, spatial: &Spatial) -> Result<(String, String)> {
@@ -1219,6 +1274,9 @@ mod tests {
             .unwrap()
             .timestamp_micros()
     }
+
+    /// A right triangle over the "dense" and "wide" collections' region.
+    const TRIANGLE: [[[f64; 2]; 4]; 1] = [[[1.0, 41.0], [7.0, 41.0], [1.0, 47.0], [1.0, 41.0]]];
 
     /// Every access path (the walk with a large and a tiny budget, the GiST
     /// boxes, the planner) gives the same pages as a scan of the items in
@@ -1339,6 +1397,12 @@ mod tests {
             serde_json::json!({"bbox": [-20.0, 20.0, 30.0, 70.0], "datetime": "../2019-06-01T00:00:00Z", "sortby": [{"field": "datetime", "direction": "asc"}]}),
             serde_json::json!({"bbox": [1.0, 41.0, 1.5, 41.5], "sortby": [{"field": "properties.eo:cloud_cover", "direction": "asc"}]}),
             serde_json::json!({"bbox": [100.0, 10.0, 101.0, 11.0]}),
+            // Across the antimeridian: two boxes (east of 7.5°, west of -9°).
+            serde_json::json!({"bbox": [7.5, 41.0, -9.0, 47.0]}),
+            serde_json::json!({"bbox": [7.5, 2.0, -52.0, 47.0], "datetime": "2021-01-01T00:00:00Z/2021-12-31T00:00:00Z"}),
+            // A triangle: many boxes meet its bounds but not the triangle.
+            serde_json::json!({"intersects": {"type": "Polygon", "coordinates": TRIANGLE}}),
+            serde_json::json!({"intersects": {"type": "Polygon", "coordinates": TRIANGLE}, "datetime": "2020-01-01T00:00:00Z/2020-12-31T00:00:00Z"}),
         ];
         let paths = [
             None,
@@ -1353,8 +1417,15 @@ mod tests {
             body["limit"] = 7.into();
             let query = SearchQuery::from_json_body(body.clone(), Limits::default()).unwrap();
             // The expected ids, by a scan.
-            let b = query.spatial.as_ref().unwrap().envelopes()[0];
-            let [qw, qs, qe, qn] = [b.minx, b.miny, b.maxx, b.maxy];
+            let envelopes = query.spatial.as_ref().unwrap().envelopes();
+            let triangle = geo::Polygon::new(
+                TRIANGLE[0]
+                    .iter()
+                    .map(|&[x, y]| geo::coord! { x: x, y: y })
+                    .collect(),
+                vec![],
+            );
+            let wants_triangle = body.get("intersects").is_some();
             let wants_cloud = body.get("filter").is_some();
             let mut expected: Vec<&Item> = all
                 .iter()
@@ -1362,7 +1433,20 @@ mod tests {
                     query.collections.is_empty() || query.collections.contains(&i.collection)
                 })
                 .filter(|i| {
-                    i.bbox[0] <= qe && i.bbox[2] >= qw && i.bbox[1] <= qn && i.bbox[3] >= qs
+                    if wants_triangle {
+                        use geo::Intersects;
+                        let [w, s, e, n] = i.bbox;
+                        geo::Rect::new(geo::coord! { x: w, y: s }, geo::coord! { x: e, y: n })
+                            .to_polygon()
+                            .intersects(&triangle)
+                    } else {
+                        envelopes.iter().any(|b| {
+                            i.bbox[0] <= b.maxx
+                                && i.bbox[2] >= b.minx
+                                && i.bbox[1] <= b.maxy
+                                && i.bbox[3] >= b.miny
+                        })
+                    }
                 })
                 .filter(|i| {
                     query.datetime.as_ref().is_none_or(|d| {
@@ -1392,6 +1476,10 @@ mod tests {
                 }
             });
             let expected: Vec<String> = expected.iter().map(|i| i.id.clone()).collect();
+            // (The boxes across the antimeridian and the triangle do match.)
+            if wants_triangle || envelopes.len() > 1 {
+                assert!(!expected.is_empty(), "{body}");
+            }
             for path in paths {
                 FORCED.with(|f| f.set(path));
                 let mut got = Vec::new();
