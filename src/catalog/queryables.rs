@@ -71,6 +71,16 @@ impl PropertyKinds {
         is_datetime_name(name)
     }
 
+    /// Adds every name and type of `other`.
+    pub fn merge(&mut self, other: &PropertyKinds) {
+        for (name, kinds) in &other.names {
+            self.names
+                .entry(name.clone())
+                .or_default()
+                .extend(kinds.iter().copied());
+        }
+    }
+
     /// Observed names and types.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &BTreeSet<JsonType>)> {
         self.names.iter()

@@ -411,9 +411,16 @@ mod tests {
     async fn plan(cat: &PostgresCatalog, collection: &str, filter: &str) -> String {
         use crate::catalog::filter::{Dialect, SqlValue, Translator};
         let client = cat.client().await.unwrap();
-        let kinds = super::super::search::property_kinds(&client, &[collection.to_string()])
+        let (visible, _) = super::super::visible_collections(&client, &Scope::All)
             .await
             .unwrap();
+        let meta: Vec<_> = visible.iter().filter(|c| c.id == collection).collect();
+        let memo = super::super::search::Memo::default();
+        let kinds = super::super::search::property_kinds(&**client, &memo, &meta)
+            .await
+            .unwrap()
+            .remove(0);
+        let kinds = (*kinds).clone();
         let mut sql = super::super::search::PgSql::new(kinds.clone());
         let expr = cql2::parse_text(filter).unwrap();
         let predicate = Translator::new(&mut sql, &kinds).predicate(&expr).unwrap();

@@ -10,6 +10,7 @@
 mod accounts;
 mod copy;
 mod indexes;
+mod memo;
 mod pool;
 mod schema;
 mod search;
@@ -182,8 +183,9 @@ pub struct PostgresCatalog {
     /// The server compresses large values with lz4 when asked (much cheaper
     /// than the default pglz for item documents: ingest runs ~1.7× faster).
     lz4: bool,
-    /// The search histograms of the collections, as last read.
-    histograms: search::HistogramCache,
+    /// The search histograms and the property kinds of the collections,
+    /// as last read.
+    memo: search::Memo,
 }
 
 impl PostgresCatalog {
@@ -212,7 +214,7 @@ impl PostgresCatalog {
             pool,
             options,
             lz4,
-            histograms: Default::default(),
+            memo: Default::default(),
         })
     }
 
@@ -407,29 +409,23 @@ impl Catalog for PostgresCatalog {
 
     async fn search(&self, scope: &Scope, query: &SearchQuery) -> Result<ItemPage> {
         let mut client = self.client().await?;
-        search::search(
-            &mut client,
-            &self.histograms,
-            scope,
-            query,
-            self.options.count,
-        )
-        .await
-        .map_err(|e| self.timeout(e))
+        search::search(&mut client, &self.memo, scope, query, self.options.count)
+            .await
+            .map_err(|e| self.timeout(e))
     }
 
     async fn properties(&self, scope: &Scope, collections: &[String]) -> Result<PropertyKinds> {
         let client = self.client().await?;
         let (visible, _) = visible_collections(&client, scope).await?;
-        let ids: Vec<String> = visible
-            .into_iter()
-            .map(|c| c.id)
-            .filter(|id| collections.is_empty() || collections.contains(id))
+        let wanted: Vec<&CollectionMeta> = visible
+            .iter()
+            .filter(|c| collections.is_empty() || collections.contains(&c.id))
             .collect();
-        if ids.is_empty() {
-            return Ok(PropertyKinds::default());
+        let mut kinds = PropertyKinds::default();
+        for one in search::property_kinds(&**client, &self.memo, &wanted).await? {
+            kinds.merge(&one);
         }
-        search::property_kinds(&client, &ids).await
+        Ok(kinds)
     }
 
     async fn item_days(&self, scope: &Scope, collection: &str) -> Result<Option<Vec<Micros>>> {

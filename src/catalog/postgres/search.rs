@@ -2,6 +2,7 @@
 //! value bound as a typed parameter, PostGIS for the spatial tests, keyset
 //! paging, and counts as the embedded store makes them.
 
+use super::memo::PerCollection;
 use super::{CollectionMeta, pg, visible_collections};
 use crate::catalog::error::Result;
 use crate::catalog::filter::{Column, Dialect, SqlValue, Translator};
@@ -290,25 +291,33 @@ pub(super) fn tsvector_binary(text: &str) -> Vec<u8> {
     out
 }
 
-/// Reads the known property names (and types) of some collections.
+/// The known property names (and types) of each of these collections.
 pub(super) async fn property_kinds(
-    client: &deadpool_postgres::Client,
-    collections: &[String],
-) -> Result<PropertyKinds> {
-    let stmt = client
-        .prepare_cached("SELECT name, type FROM collection_properties WHERE collection = ANY($1)")
-        .await
-        .map_err(pg)?;
-    let rows = client.query(&stmt, &[&collections]).await.map_err(pg)?;
-    let mut kinds = PropertyKinds::default();
-    for row in rows {
-        let name: String = row.try_get(0).map_err(pg)?;
-        let kind: String = row.try_get(1).map_err(pg)?;
-        if let Some(kind) = JsonType::from_name(&kind) {
-            kinds.add(&name, kind);
+    client: &impl GenericClient,
+    memo: &Memo,
+    collections: &[&CollectionMeta],
+) -> Result<Vec<Arc<PropertyKinds>>> {
+    let stale = memo.properties.stale(collections);
+    if !stale.is_empty() {
+        let rows = client
+            .query(
+                "SELECT collection, name, type FROM collection_properties WHERE collection = ANY($1)",
+                &[&stale],
+            )
+            .await
+            .map_err(pg)?;
+        let mut fresh: HashMap<String, PropertyKinds> = HashMap::new();
+        for row in rows {
+            let collection: String = row.try_get(0).map_err(pg)?;
+            let name: String = row.try_get(1).map_err(pg)?;
+            let kind: String = row.try_get(2).map_err(pg)?;
+            if let Some(kind) = JsonType::from_name(&kind) {
+                fresh.entry(collection).or_default().add(&name, kind);
+            }
         }
+        memo.properties.store(collections, &stale, fresh);
     }
-    Ok(kinds)
+    Ok(memo.properties.get(collections))
 }
 
 /// A sort value read from a page row.
@@ -336,7 +345,7 @@ fn sort_value(row: &Row, idx: usize) -> Result<SortValue> {
 /// Runs a search.
 pub(super) async fn search(
     client: &mut deadpool_postgres::Object,
-    cache: &HistogramCache,
+    memo: &Memo,
     scope: &Scope,
     query: &SearchQuery,
     count: CountPolicy,
@@ -363,52 +372,38 @@ pub(super) async fn search(
         || keys
             .iter()
             .any(|k| matches!(k.field, crate::catalog::query::SortField::Property(_)));
-    let ids: Vec<String> = collections.iter().map(|c| c.id.clone()).collect();
-    let kinds = if needs_kinds {
-        property_kinds(client, &ids).await?
-    } else {
-        PropertyKinds::default()
-    };
     // A filter that compares properties is never true in a collection that
     // has none of them: such collections are left out (when some remain).
     let mut required = Vec::new();
     if let Some(filter) = &query.filter {
         required_properties(filter, &mut required);
     }
-    let (collections, ids) = if required.is_empty() || collections.len() < 2 {
-        (collections, ids)
-    } else {
-        required.sort();
-        required.dedup();
-        let n = required.len() as i64;
-        let stmt = client
-            .prepare_cached(
-                "SELECT collection FROM collection_properties
-                 WHERE collection = ANY($1) AND name = ANY($2)
-                 GROUP BY collection HAVING count(DISTINCT name) = $3",
-            )
-            .await
-            .map_err(pg)?;
-        let rows = client
-            .query(&stmt, &[&ids, &required, &n])
-            .await
-            .map_err(pg)?;
-        let having: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(pg)?;
-        if having.is_empty() || having.len() == collections.len() {
-            (collections, ids)
-        } else {
-            let kept: Vec<&CollectionMeta> = collections
-                .into_iter()
-                .filter(|c| having.contains(&c.id))
-                .collect();
-            let ids = kept.iter().map(|c| c.id.clone()).collect();
-            (kept, ids)
+    let (kinds, collections) = if needs_kinds || !required.is_empty() {
+        let each = property_kinds(&***client, memo, &collections).await?;
+        let mut kinds = PropertyKinds::default();
+        for one in &each {
+            kinds.merge(one);
         }
+        let having: Vec<bool> = each
+            .iter()
+            .map(|k| required.iter().all(|name| k.types(name).is_some()))
+            .collect();
+        let kept = having.iter().filter(|h| **h).count();
+        let collections = if collections.len() < 2 || kept == 0 || kept == collections.len() {
+            collections
+        } else {
+            collections
+                .into_iter()
+                .zip(&having)
+                .filter(|(_, h)| **h)
+                .map(|(c, _)| c)
+                .collect()
+        };
+        (kinds, collections)
+    } else {
+        (PropertyKinds::default(), collections)
     };
+    let ids: Vec<String> = collections.iter().map(|c| c.id.clone()).collect();
     let mut sql = PgSql::new(kinds.clone());
     // Conditions an index walk in datetime order answers itself (collections,
     // the time range), and the others, tested on the rows it reaches.
@@ -530,7 +525,7 @@ pub(super) async fn search(
         && keys[2].field == SortField::Id
         && keys.iter().all(|k| k.descending == keys[0].descending);
     let estimate = if walkable || (needs_count && matches!(count, CountPolicy::Auto(_))) {
-        let hs = histograms(&***client, cache, &collections).await?;
+        let hs = histograms(&***client, memo, &collections).await?;
         let boxes = query.spatial.as_ref().map(|s| s.envelopes());
         let (t0, t1) = match &query.datetime {
             Some(i) => (
@@ -960,11 +955,9 @@ pub(super) fn time_bucket(t: i64) -> i64 {
     t >> TIME_SHIFT
 }
 
-/// A collection's search histograms, as they were when its `updated` was
-/// the one recorded here.
+/// A collection's search histograms.
 #[derive(Debug, Default)]
 pub(super) struct Histograms {
-    updated: i64,
     /// Items by 1° cell of their box centre.
     space: BTreeMap<i64, f64>,
     /// Items by datetime bucket.
@@ -1011,24 +1004,20 @@ impl Histograms {
     }
 }
 
-/// Histograms by collection, kept in memory between searches (they only
-/// serve estimates; a collection's are read again once it has changed).
-pub(super) type HistogramCache = std::sync::Mutex<HashMap<String, Arc<Histograms>>>;
+/// What searches keep in memory of each collection.
+#[derive(Debug, Default)]
+pub(super) struct Memo {
+    histograms: PerCollection<Histograms>,
+    properties: PerCollection<PropertyKinds>,
+}
 
-/// The histograms of these collections, from the cache or the database.
+/// The histograms of these collections, from memory or the database.
 async fn histograms(
     client: &impl GenericClient,
-    cache: &HistogramCache,
+    memo: &Memo,
     collections: &[&CollectionMeta],
 ) -> Result<Vec<Arc<Histograms>>> {
-    let stale: Vec<String> = {
-        let cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-        collections
-            .iter()
-            .filter(|c| cache.get(&c.id).is_none_or(|h| h.updated != c.updated))
-            .map(|c| c.id.clone())
-            .collect()
-    };
+    let stale = memo.histograms.stale(collections);
     if !stale.is_empty() {
         let rows = client
             .query(
@@ -1055,18 +1044,9 @@ async fn histograms(
                 _ => h.sizes[bucket.clamp(0, 1) as usize] = count,
             }
         }
-        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-        for c in collections.iter().filter(|c| stale.contains(&c.id)) {
-            let mut h = fresh.remove(&c.id).unwrap_or_default();
-            h.updated = c.updated;
-            cache.insert(c.id.clone(), Arc::new(h));
-        }
+        memo.histograms.store(collections, &stale, fresh);
     }
-    let cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(collections
-        .iter()
-        .map(|c| cache.get(&c.id).cloned().unwrap_or_default())
-        .collect())
+    Ok(memo.histograms.get(collections))
 }
 
 /// Estimates a search from the histograms: items in the boxes' cells, in
@@ -1090,9 +1070,10 @@ fn estimate(
         (n.max(0) as f64 / bucket_len).min(1.0)
     };
     let (mut in_space, mut in_time, mut matches) = (0f64, 0f64, 0f64);
-    // Rows and matches by time bucket, over every collection, for the walk.
-    let mut by_bucket: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
-    for (c, h) in collections.iter().zip(histograms) {
+    // Each collection's share of items in the boxes, for the walk (none
+    // for a collection without items).
+    let mut shares = vec![None; histograms.len()];
+    for ((c, h), share_of) in collections.iter().zip(histograms).zip(&mut shares) {
         let all = c.item_count.max(0) as f64;
         if all == 0.0 {
             continue;
@@ -1114,31 +1095,49 @@ fn estimate(
         in_space += space;
         in_time += time;
         matches += time * share;
-        if let Some((_, lo, hi, _)) = walk {
-            for (&b, n) in h.time.range(time_bucket(lo)..=time_bucket(hi)) {
-                let n = n * overlap(b, lo, hi);
-                let e = by_bucket.entry(b).or_default();
-                e.0 += n;
-                e.1 += n * share;
-            }
-        }
+        *share_of = Some(share);
     }
-    let walk_rows = walk.map(|(descending, _, _, wanted)| {
+    let walk_rows = walk.map(|(descending, lo, hi, wanted)| {
+        // The collections' time buckets merged in the walk's order, lazily:
+        // the walk usually ends within a few buckets.
+        type Buckets<'a> = Box<dyn Iterator<Item = (&'a i64, &'a f64)> + 'a>;
+        let mut lanes: Vec<(f64, std::iter::Peekable<Buckets>)> = histograms
+            .iter()
+            .zip(&shares)
+            .filter_map(|(h, &share)| {
+                let range = h.time.range(time_bucket(lo)..=time_bucket(hi));
+                let buckets: Buckets = if descending {
+                    Box::new(range.rev())
+                } else {
+                    Box::new(range)
+                };
+                Some((share?, buckets.peekable()))
+            })
+            .collect();
         let wanted = wanted as f64;
         let (mut rows, mut found) = (0f64, 0f64);
-        let mut buckets: Box<dyn Iterator<Item = (&i64, &(f64, f64))>> = if descending {
-            Box::new(by_bucket.iter().rev())
-        } else {
-            Box::new(by_bucket.iter())
-        };
-        for (_, &(n, m)) in &mut buckets {
+        loop {
+            let next = lanes
+                .iter_mut()
+                .filter_map(|(_, it)| it.peek().map(|(b, _)| **b))
+                .reduce(|a, b| if descending { a.max(b) } else { a.min(b) });
+            let Some(bucket) = next else {
+                return rows;
+            };
+            let (mut n, mut m) = (0f64, 0f64);
+            for (share, it) in &mut lanes {
+                if let Some((_, count)) = it.next_if(|(b, _)| **b == bucket) {
+                    let count = count * overlap(bucket, lo, hi);
+                    n += count;
+                    m += count * *share;
+                }
+            }
             if found + m >= wanted && m > 0.0 {
                 return rows + n * (wanted - found) / m;
             }
             rows += n;
             found += m;
         }
-        rows
     });
     Estimate {
         in_space: in_space.round() as u64,
