@@ -14,8 +14,6 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use tuilerie::catalog::ingest::{IngestOptions, Silent, ingest};
-use tuilerie::catalog::{SharedCatalog, shipped};
 use tuilerie::config::Config;
 use tuilerie::raster::tms;
 
@@ -120,23 +118,11 @@ fn build_fixture() -> Fixture {
     // On its own thread: callers may be inside an async runtime.
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let catalog: SharedCatalog = rt.block_on(open_db(&db2));
-        let files = shipped::read(None).unwrap();
-        rt.block_on(shipped::install(&catalog, &files)).unwrap();
         let inputs = [
             collection.display().to_string(),
             items.display().to_string(),
         ];
-        let report = ingest(
-            &catalog,
-            rt.handle(),
-            &inputs,
-            &IngestOptions::default(),
-            &Silent,
-        )
-        .unwrap();
-        assert_eq!(report.rejected, 0, "{:?}", report.rejections);
-        drop(catalog);
+        drop(load_store(&rt, &db2, &inputs));
         rt.shutdown_background();
     })
     .join()

@@ -137,6 +137,24 @@ fn fixture_dir() -> &'static Path {
         .path()
 }
 
+/// Opens the store at `db` with the shipped collections installed, and
+/// ingests `inputs` (files of collections and items) into it, none rejected.
+pub fn load_store(rt: &tokio::runtime::Runtime, db: &Db, inputs: &[String]) -> SharedCatalog {
+    let catalog: SharedCatalog = rt.block_on(open_db(db));
+    let files = shipped::read(None).unwrap();
+    rt.block_on(shipped::install(&catalog, &files)).unwrap();
+    let report = ingest(
+        &catalog,
+        rt.handle(),
+        inputs,
+        &IngestOptions::default(),
+        &Silent,
+    )
+    .unwrap();
+    assert_eq!(report.rejected, 0, "{:?}", report.rejections);
+    catalog
+}
+
 /// Builds a store with the shipped collections and the demo items at `db`
 /// (on its own thread: callers may be inside an async runtime).
 pub fn build_demo_store(db: impl Into<Db>, demo_dir: &Path) {
@@ -151,23 +169,12 @@ fn build_demo_store_blocking(db: &Db, demo_dir: &Path) {
         .enable_all()
         .build()
         .unwrap();
-    let catalog: SharedCatalog = rt.block_on(open_db(db));
-    let files = shipped::read(None).unwrap();
-    rt.block_on(shipped::install(&catalog, &files)).unwrap();
     let inputs: Vec<String> = tuilerie::demo::write(demo_dir)
         .unwrap()
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let report = ingest(
-        &catalog,
-        rt.handle(),
-        &inputs,
-        &IngestOptions::default(),
-        &Silent,
-    )
-    .unwrap();
-    assert_eq!(report.rejected, 0, "{:?}", report.rejections);
+    let catalog = load_store(&rt, db, &inputs);
     // The demo's accounts and published keys (SCIENTIST sees every collection).
     rt.block_on(tuilerie::cli::accounts::demo_accounts(&catalog))
         .unwrap();

@@ -35,17 +35,7 @@ pub(super) const PREFIX: &str = "tl_ix_";
 /// The index of a property of a collection: `tl_ix_<readable>_<hash>`, at
 /// most 43 bytes of `[a-z0-9_]`, unique per (collection, property, kind).
 pub(super) fn index_name(collection: &str, property: &str, kind: IndexKind) -> String {
-    let readable: String = property
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(20)
-        .collect();
+    let readable = super::schema::readable(property, 20);
     let key = format!("{collection}\0{property}\0{}", kind.as_str());
     let hash = xxhash_rust::xxh3::xxh3_64(key.as_bytes());
     format!("{PREFIX}{readable}_{hash:016x}")

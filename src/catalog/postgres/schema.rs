@@ -298,8 +298,14 @@ pub(super) async fn migrate(client: &mut Client) -> Result<usize> {
 /// A table name for a collection's partition: readable, unique (a hash of
 /// the id), at most 63 bytes.
 pub(super) fn partition_name(collection: &str) -> String {
-    let readable: String = collection
-        .chars()
+    let hash = xxhash_rust::xxh3::xxh3_64(collection.as_bytes());
+    format!("items_{}_{hash:016x}", readable(collection, 40))
+}
+
+/// At most `max` characters of `name` fit for an SQL identifier: ASCII
+/// letters (lower-cased) and digits, `_` for anything else.
+pub(super) fn readable(name: &str, max: usize) -> String {
+    name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
                 c.to_ascii_lowercase()
@@ -307,10 +313,8 @@ pub(super) fn partition_name(collection: &str) -> String {
                 '_'
             }
         })
-        .take(40)
-        .collect();
-    let hash = xxhash_rust::xxh3::xxh3_64(collection.as_bytes());
-    format!("items_{readable}_{hash:016x}")
+        .take(max)
+        .collect()
 }
 
 /// A SQL string literal (for DDL, where parameters cannot be bound, and for
