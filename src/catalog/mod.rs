@@ -16,6 +16,8 @@ pub mod indexes;
 pub mod ingest;
 pub mod item;
 pub mod keyset;
+pub mod packing;
+pub mod partitions;
 pub mod postgres;
 pub mod query;
 pub mod queryables;

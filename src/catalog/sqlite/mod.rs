@@ -153,7 +153,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// The embedded SQLite store.
 pub struct SqliteCatalog {
     path: PathBuf,
-    dictionaries: Arc<packing::Dictionaries>,
+    dictionaries: Arc<crate::catalog::packing::Dictionaries>,
     readers: ReaderPool,
     writer: Arc<Mutex<Connection>>,
     checkpointer: Arc<checkpoint::Checkpointer>,
@@ -215,7 +215,7 @@ impl SqliteCatalog {
             .pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(open_err)?;
         let checkpointer = checkpoint::Checkpointer::start(path).map_err(open_err)?;
-        let dictionaries = Arc::new(packing::Dictionaries::load(&writer)?);
+        let dictionaries = Arc::new(packing::load(&writer)?);
         Ok(SqliteCatalog {
             path: path.to_path_buf(),
             dictionaries,
@@ -391,8 +391,7 @@ impl Catalog for SqliteCatalog {
                     collection: collection.clone(),
                     id: id.clone(),
                     updated: r.get(0)?,
-                    doc: dictionaries
-                        .unpack(r.get_ref(1)?)
+                    doc: packing::unpack(&dictionaries, r.get_ref(1)?)
                         .map_err(|e| rusqlite::Error::UserFunctionError(e.to_string().into()))?,
                     links: r.get(2)?,
                     properties: r.get(3)?,
@@ -455,7 +454,9 @@ impl Catalog for SqliteCatalog {
     fn prepare_items(&self, items: &mut [ItemDoc]) {
         for item in items {
             if item.packed.is_none() {
-                item.packed = self.dictionaries.pack(&item.collection, &item.doc);
+                item.packed = self
+                    .dictionaries
+                    .pack(&item.collection, packing::MARKER, &item.doc);
             }
         }
     }

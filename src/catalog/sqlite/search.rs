@@ -306,7 +306,7 @@ pub(super) fn search(
     scope: &Scope,
     query: &SearchQuery,
     options: &super::SqliteOptions,
-    dictionaries: &super::packing::Dictionaries,
+    dictionaries: &crate::catalog::packing::Dictionaries,
 ) -> Result<ItemPage> {
     // Later pages repeat the first page's count.
     let carried = query.cursor.as_ref().and_then(|c| c.matched);
@@ -623,8 +623,7 @@ pub(super) fn search(
     for hit in hits {
         let (doc, links, properties) = docs
             .query_row([hit.rowid], |r| {
-                let doc = dictionaries
-                    .unpack(r.get_ref(0)?)
+                let doc = super::packing::unpack(dictionaries, r.get_ref(0)?)
                     .map_err(|e| rusqlite::Error::UserFunctionError(e.to_string().into()))?;
                 Ok((doc, r.get(1)?, r.get(2)?))
             })

@@ -2,12 +2,13 @@
 //! stored entirely or not at all.
 
 use super::db;
-use super::packing::{self, Dictionaries, Dictionary, TRAINING_SAMPLES};
+use super::packing;
 use super::stats::Deltas;
 use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::geometry::Bounds;
 use crate::catalog::item::{ItemDoc, JsonType};
+use crate::catalog::packing::{Dictionaries, Dictionary, TRAINING_SAMPLES};
 use crate::catalog::scope::Access;
 use crate::catalog::{WriteMode, WriteSummary};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -345,7 +346,7 @@ pub fn put_items(
                     .find(|(c, _)| *c == item.collection)
                     .map(|(_, d)| d.clone())
                     .or_else(|| dictionaries.get(&item.collection))
-                    .and_then(|d| d.pack(&item.doc))
+                    .and_then(|d| d.pack(packing::MARKER, &item.doc))
                     .map(Cow::Owned),
             };
             let doc: &dyn rusqlite::ToSql = match &packed {
