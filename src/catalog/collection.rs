@@ -6,6 +6,7 @@ use super::geometry::Bounds;
 use super::href::Base;
 use super::indexes::PropertyIndexes;
 use super::item::{GENERATED_RELS, check_id};
+use super::partitions::TimeSpan;
 use super::scope::Access;
 use super::text::fold;
 use serde_json::{Map, Value};
@@ -30,6 +31,9 @@ pub struct CollectionDoc {
     /// The properties the collection asks the store to index
     /// (`tuilerie:indexes`).
     pub indexes: PropertyIndexes,
+    /// How the store splits the items in time, if at all
+    /// (`tuilerie:time_partitions`).
+    pub time_partitions: Option<TimeSpan>,
 }
 
 /// Parses and checks a collection from its JSON text.
@@ -121,6 +125,7 @@ pub fn parse_collection(json: &str, base: Option<&Base>) -> Result<CollectionDoc
         .map_err(CatalogError::object)?
         .access;
     let indexes = super::indexes::of(&value).map_err(CatalogError::object)?;
+    let time_partitions = super::partitions::of(&value).map_err(CatalogError::object)?;
     let doc = serde_json::to_string(&value).map_err(|e| CatalogError::object(e.to_string()))?;
     debug_assert!(!GENERATED_RELS.is_empty());
     Ok(CollectionDoc {
@@ -132,6 +137,7 @@ pub fn parse_collection(json: &str, base: Option<&Base>) -> Result<CollectionDoc
         text: fold(&text),
         access,
         indexes,
+        time_partitions,
     })
 }
 

@@ -182,6 +182,42 @@ mod tests {
     }
 
     #[test]
+    fn time_partitions_are_checked() {
+        let file: Value =
+            serde_json::from_str(include_str!("../../schemas/time-partitions.json")).unwrap();
+        let profile: Value = serde_json::from_str(PROFILE).unwrap();
+        let mut embedded = profile["properties"]["tuilerie:time_partitions"].clone();
+        embedded["$schema"] = file["$schema"].clone();
+        assert_eq!(
+            embedded, file,
+            "schemas/time-partitions.json and the profile differ"
+        );
+        let s2 = SHIPPED
+            .iter()
+            .find(|(n, _)| *n == "sentinel-2-l2a.json")
+            .unwrap()
+            .1;
+        let base: Value = serde_json::from_str(s2).unwrap();
+        for (value, ok) in [
+            (serde_json::json!("year"), true),
+            (serde_json::json!("month"), true),
+            (serde_json::json!("week"), false),
+            (serde_json::json!(1), false),
+        ] {
+            let mut v = base.clone();
+            v["tuilerie:time_partitions"] = value.clone();
+            assert_eq!(check("x.json", &v.to_string()).is_ok(), ok, "{value}");
+            let mut doc = v.as_object().unwrap().clone();
+            doc.remove("renders");
+            assert_eq!(
+                parse_collection(&Value::Object(doc).to_string(), None).is_ok(),
+                ok,
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
     fn access_policies_are_checked() {
         let access: Value =
             serde_json::from_str(include_str!("../../schemas/access.json")).unwrap();
