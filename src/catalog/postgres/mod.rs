@@ -11,6 +11,7 @@ mod accounts;
 mod copy;
 mod indexes;
 mod memo;
+mod packing;
 mod pool;
 mod schema;
 mod search;
@@ -18,6 +19,7 @@ mod write;
 
 use super::datetime::Micros;
 use super::error::{CatalogError, Result};
+use super::packing::Dictionaries;
 use super::queryables::PropertyKinds;
 use super::scope::{Access, Scope};
 use super::sqlite::CountPolicy;
@@ -28,6 +30,7 @@ use super::{
 use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool, PoolError};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 
@@ -186,6 +189,8 @@ pub struct PostgresCatalog {
     /// The search histograms and the property kinds of the collections,
     /// as last read.
     memo: search::Memo,
+    /// The item documents' dictionaries met so far (see `packing.rs`).
+    dictionaries: Arc<Dictionaries>,
 }
 
 impl PostgresCatalog {
@@ -215,6 +220,7 @@ impl PostgresCatalog {
             options,
             lz4,
             memo: Default::default(),
+            dictionaries: Default::default(),
         })
     }
 
@@ -397,11 +403,16 @@ impl Catalog for PostgresCatalog {
         let Some(updated) = row.try_get::<_, Option<i64>>(1).map_err(pg)? else {
             return Ok(None);
         };
+        let stored: &[u8] = row.try_get(2).map_err(pg)?;
+        let doc = packing::unpack_all(&**client, &self.dictionaries, &[(collection, id, stored)])
+            .await?
+            .pop()
+            .ok_or_else(|| CatalogError::Storage("an item document went missing".into()))?;
         Ok(Some(StoredItem {
             collection: collection.to_string(),
             id: id.to_string(),
             updated,
-            doc: row.try_get(2).map_err(pg)?,
+            doc,
             links: row.try_get(3).map_err(pg)?,
             properties: row.try_get(4).map_err(pg)?,
         }))
@@ -409,9 +420,16 @@ impl Catalog for PostgresCatalog {
 
     async fn search(&self, scope: &Scope, query: &SearchQuery) -> Result<ItemPage> {
         let mut client = self.client().await?;
-        search::search(&mut client, &self.memo, scope, query, self.options.count)
-            .await
-            .map_err(|e| self.timeout(e))
+        search::search(
+            &mut client,
+            &self.memo,
+            &self.dictionaries,
+            scope,
+            query,
+            self.options.count,
+        )
+        .await
+        .map_err(|e| self.timeout(e))
     }
 
     async fn properties(&self, scope: &Scope, collections: &[String]) -> Result<PropertyKinds> {
@@ -489,9 +507,22 @@ impl Catalog for PostgresCatalog {
                 .await
                 .map_err(pg)?;
         }
-        let summary = write::put_items(&tx, &items, mode).await?;
+        let (summary, trained) = write::put_items(&tx, &items, mode, &self.dictionaries).await?;
         tx.commit().await.map_err(pg)?;
+        for (collection, dictionary) in trained {
+            self.dictionaries.install(collection, dictionary);
+        }
         Ok(summary)
+    }
+
+    fn prepare_items(&self, items: &mut [ItemDoc]) {
+        for item in items {
+            if item.packed.is_none() {
+                item.packed = self
+                    .dictionaries
+                    .pack(&item.collection, packing::MARKER, &item.doc);
+            }
+        }
     }
 
     async fn delete_item(&self, collection: &str, id: &str) -> Result<bool> {

@@ -9,7 +9,8 @@
 //! epoch (`bigint`), as in the embedded store, so paging tokens and interval
 //! tests are the same; footprints are PostGIS geometries (SRID 4326) under a
 //! GiST index; `properties` is JSON (since migration 3); free text is a `tsvector` of folded
-//! words. Text keys use the "C" collation: byte order, as SQLite compares.
+//! words; the rest of the document is `bytea`, plain or packed with its
+//! collection's zstd dictionary (since migration 7, see `packing.rs`). Text keys use the "C" collation: byte order, as SQLite compares.
 //! A collection's partition also has one index per property its
 //! `tuilerie:indexes` declares (see `indexes.rs`), on the expressions of
 //! [`text_property`] and [`number_property`].
@@ -243,6 +244,29 @@ DROP INDEX items_datetime;
 CREATE INDEX items_datetime ON items (datetime, collection, id)
     INCLUDE (start_dt, end_dt, minx, miny, maxx, maxy);
 "#,
+    // 7: item documents packed with a zstd dictionary per collection (see
+    // `packing.rs`): `doc` becomes bytea, either the JSON text in UTF-8 (the
+    // documents written so far, converted here; they stay plain) or a
+    // packed document (0x00, dictionary id, length, zstd frame). Rewrites
+    // the items and rebuilds their indexes once. The rewrite stores the
+    // documents lz4-compressed, as the writers do, when the server can.
+    r#"
+CREATE TABLE dictionaries (
+    id          integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    collection  text COLLATE "C" NOT NULL,
+    bytes       bytea NOT NULL,
+    -- Microseconds since the epoch.
+    created     bigint NOT NULL
+);
+CREATE INDEX dictionaries_collection ON dictionaries (collection, id);
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_settings
+               WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)) THEN
+        SET LOCAL default_toast_compression = 'lz4';
+    END IF;
+END $$;
+ALTER TABLE items ALTER COLUMN doc TYPE bytea USING convert_to(doc, 'UTF8');
+"#,
 ];
 
 /// Advisory lock key held while migrating ("tuileri" in ASCII).
@@ -250,6 +274,13 @@ const LOCK: i64 = 0x0074_7569_6c65_7269;
 
 /// Brings the database to the latest schema; returns how many migrations ran.
 pub(super) async fn migrate(client: &mut Client) -> Result<usize> {
+    migrate_to(client, MIGRATIONS.len()).await
+}
+
+/// Brings the database to schema version `target` (at most the latest);
+/// returns how many migrations ran.
+pub(super) async fn migrate_to(client: &mut Client, target: usize) -> Result<usize> {
+    let target = target.min(MIGRATIONS.len());
     let tx = client.transaction().await.map_err(pg)?;
     // A migration may rewrite every item: no time limit.
     tx.batch_execute("SET LOCAL statement_timeout = 0")
@@ -278,7 +309,7 @@ pub(super) async fn migrate(client: &mut Client) -> Result<usize> {
             MIGRATIONS.len()
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(version) {
         tx.batch_execute(sql).await.map_err(|e| {
             CatalogError::Storage(format!(
                 "migration {} failed: {}",
@@ -292,7 +323,7 @@ pub(super) async fn migrate(client: &mut Client) -> Result<usize> {
             .map_err(pg)?;
     }
     tx.commit().await.map_err(pg)?;
-    Ok(MIGRATIONS.len() - version)
+    Ok(target.saturating_sub(version))
 }
 
 /// A table name for a collection's partition: readable, unique (a hash of

@@ -3,12 +3,14 @@
 //! paging, and counts as the embedded store makes them.
 
 use super::memo::PerCollection;
+use super::packing::unpack_all;
 use super::{CollectionMeta, pg, visible_collections};
 use crate::catalog::error::Result;
 use crate::catalog::filter::{Column, Dialect, SqlValue, Translator};
 use crate::catalog::geometry::Bounds;
 use crate::catalog::item::JsonType;
 use crate::catalog::keyset;
+use crate::catalog::packing::Dictionaries;
 use crate::catalog::query::{SearchQuery, SortField, Spatial};
 use crate::catalog::queryables::PropertyKinds;
 use crate::catalog::scope::Scope;
@@ -346,6 +348,7 @@ fn sort_value(row: &Row, idx: usize) -> Result<SortValue> {
 pub(super) async fn search(
     client: &mut deadpool_postgres::Object,
     memo: &Memo,
+    dictionaries: &Dictionaries,
     scope: &Scope,
     query: &SearchQuery,
     count: CountPolicy,
@@ -831,14 +834,26 @@ pub(super) async fn search(
     };
 
     let has_more = rows.len() > query.limit;
-    let mut items = Vec::with_capacity(rows.len().min(query.limit));
+    let page = &rows[..rows.len().min(query.limit)];
+    let stored = page
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<_, &str>(0).map_err(pg)?,
+                row.try_get::<_, &str>(1).map_err(pg)?,
+                row.try_get::<_, &[u8]>(3).map_err(pg)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let docs = unpack_all(&***client, dictionaries, &stored).await?;
+    let mut items = Vec::with_capacity(page.len());
     let mut last_values = None;
-    for row in rows.iter().take(query.limit) {
+    for (row, doc) in page.iter().zip(docs) {
         items.push(StoredItem {
             collection: row.try_get(0).map_err(pg)?,
             id: row.try_get(1).map_err(pg)?,
             updated: row.try_get(2).map_err(pg)?,
-            doc: row.try_get(3).map_err(pg)?,
+            doc,
             properties: row.try_get(4).map_err(pg)?,
             links: row.try_get(5).map_err(pg)?,
         });

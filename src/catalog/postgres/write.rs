@@ -4,18 +4,22 @@
 
 use super::copy::{BinaryCopy, CopyError};
 use super::indexes;
+use super::packing::{self, MARKER, TRAINING_LOCK_SEED};
 use super::pg;
 use super::schema::{literal, partition_name};
 use super::search::{box_size, space_bucket, time_bucket, tsvector, tsvector_binary};
 use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::item::{ItemDoc, JsonType};
+use crate::catalog::packing::{Dictionaries, Dictionary, TRAINING_SAMPLES};
 use crate::catalog::scope::Access;
 use crate::catalog::sqlite::write_time;
 use crate::catalog::{WriteMode, WriteSummary};
 use deadpool_postgres::Transaction;
 use postgres_types::{ToSql, Type};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 fn access_text(access: &Access) -> String {
     match access {
@@ -253,20 +257,27 @@ const STAGING_TYPES: [Type; 13] = [
     Type::BYTEA,
     Type::FLOAT8,
     Type::TEXT,
-    Type::TEXT,
+    Type::BYTEA,
     Type::TEXT,
     Type::TEXT,
     Type::INT8,
 ];
 
-/// Writes a batch of items in one transaction.
+/// Dictionaries trained by a write, to be installed once it is committed.
+pub(super) type Trained = Vec<(String, Arc<Dictionary>)>;
+
+/// Writes a batch of items in one transaction; documents are stored
+/// packed with their collection's dictionary when it has one (see
+/// [`pick_dictionaries`]). Returns the dictionaries trained on the batch,
+/// to be [`Dictionaries::install`]ed once the transaction is committed.
 pub(super) async fn put_items(
     tx: &Transaction<'_>,
     items: &[ItemDoc],
     mode: WriteMode,
-) -> Result<WriteSummary> {
+    dictionaries: &Dictionaries,
+) -> Result<(WriteSummary, Trained)> {
     if items.is_empty() {
-        return Ok(WriteSummary::default());
+        return Ok((WriteSummary::default(), Vec::new()));
     }
     // Every collection must exist (and so has its partition).
     let mut stats: HashMap<&str, BatchStats> = HashMap::new();
@@ -283,18 +294,23 @@ pub(super) async fn put_items(
         }
     }
     let wanted: Vec<String> = stats.keys().map(|c| c.to_string()).collect();
+    // With each collection's newest dictionary, in the same round trip.
     let rows = tx
-        .query("SELECT id FROM collections WHERE id = ANY($1)", &[&wanted])
+        .query(
+            "SELECT c.id, (SELECT max(d.id) FROM dictionaries d WHERE d.collection = c.id)
+             FROM collections c WHERE c.id = ANY($1)",
+            &[&wanted],
+        )
         .await
         .map_err(pg)?;
-    if rows.len() != wanted.len() {
-        let found: BTreeSet<String> = rows
-            .iter()
-            .filter_map(|r| r.try_get::<_, String>(0).ok())
-            .collect();
+    let mut newest: HashMap<String, Option<i32>> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        newest.insert(row.try_get(0).map_err(pg)?, row.try_get(1).map_err(pg)?);
+    }
+    if newest.len() != wanted.len() {
         let missing = items
             .iter()
-            .find(|i| !found.contains(&i.collection))
+            .find(|i| !newest.contains_key(&i.collection))
             .map(|i| i.collection.clone())
             .unwrap_or_default();
         return Err(CatalogError::CollectionNotFound(missing));
@@ -322,6 +338,25 @@ pub(super) async fn put_items(
         }
     }
     let now = write_time();
+    let (packers, trained) = pick_dictionaries(tx, dictionaries, items, &newest, now).await?;
+    // The stored documents (of the last versions only): packed on a parser
+    // thread (`prepare_items`), else here, else plain.
+    let docs: Vec<Cow<[u8]>> = items
+        .iter()
+        .enumerate()
+        .map(|(n, item)| {
+            if last.get(&(item.collection.as_str(), item.id.as_str())) != Some(&n) {
+                return Cow::Borrowed(&[][..]);
+            }
+            if let Some(packed) = &item.packed {
+                return Cow::Borrowed(packed.as_slice());
+            }
+            packers
+                .get(item.collection.as_str())
+                .and_then(|d| d.pack(MARKER, &item.doc))
+                .map_or(Cow::Borrowed(item.doc.as_bytes()), Cow::Owned)
+        })
+        .collect();
     let mut histogram = Histogram::default();
     for (n, item) in items.iter().enumerate() {
         if last.get(&(item.collection.as_str(), item.id.as_str())) != Some(&n) {
@@ -345,7 +380,7 @@ pub(super) async fn put_items(
     let mut summary = None;
     if mode != WriteMode::Replace && !any_exists(tx, &last).await? {
         tx.batch_execute("SAVEPOINT new_items").await.map_err(pg)?;
-        match copy_new(tx, items, &last, now).await {
+        match copy_new(tx, items, &docs, &last, now).await {
             Ok(()) => {
                 tx.batch_execute("RELEASE SAVEPOINT new_items")
                     .await
@@ -371,10 +406,94 @@ pub(super) async fn put_items(
     }
     let summary = match summary {
         Some(summary) => summary,
-        None => stage_and_write(tx, items, &last, mode, now, &histogram, &mut inserted_by).await?,
+        None => {
+            stage_and_write(
+                tx,
+                items,
+                &docs,
+                &last,
+                mode,
+                now,
+                &histogram,
+                &mut inserted_by,
+            )
+            .await?
+        }
     };
     finish_batch(tx, stats, &inserted_by, now).await?;
-    Ok(summary)
+    Ok((summary, trained))
+}
+
+/// The dictionary each collection of a batch is packed with (its newest
+/// one), and those trained on the batch: a collection without one gets one
+/// from the batch's first [`TRAINING_SAMPLES`] documents of it, when it has
+/// that many.
+///
+/// Writers race for that (the two writers of an ingest, other instances):
+/// training takes a per-collection advisory lock, *tried* rather than
+/// waited for, and looks again once it holds it. A writer that finds the
+/// lock taken writes its batch plain (waiting would hold it behind another
+/// writer's whole batch, and could run past `statement_timeout`); one that
+/// finds a dictionary committed meanwhile packs with it. So a collection
+/// has one dictionary; were there ever several, every document names its
+/// own, and the newest packs.
+async fn pick_dictionaries(
+    tx: &Transaction<'_>,
+    dictionaries: &Dictionaries,
+    items: &[ItemDoc],
+    newest: &HashMap<String, Option<i32>>,
+    now: i64,
+) -> Result<(HashMap<String, Arc<Dictionary>>, Trained)> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for item in items {
+        *counts.entry(item.collection.as_str()).or_default() += 1;
+    }
+    let mut packers = HashMap::new();
+    let mut trained = Vec::new();
+    // In id order: concurrent writers take the locks in the same order.
+    for (collection, n) in counts {
+        let mut id = newest.get(collection).copied().flatten();
+        if id.is_none() && n >= TRAINING_SAMPLES {
+            let row = tx
+                .query_one(
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended($1, $2))",
+                    &[&collection, &TRAINING_LOCK_SEED],
+                )
+                .await
+                .map_err(pg)?;
+            if !row.try_get::<_, bool>(0).map_err(pg)? {
+                continue;
+            }
+            let row = tx
+                .query_one(
+                    "SELECT max(id) FROM dictionaries WHERE collection = $1",
+                    &[&collection],
+                )
+                .await
+                .map_err(pg)?;
+            id = row.try_get(0).map_err(pg)?;
+            if id.is_none() {
+                let samples: Vec<&str> = items
+                    .iter()
+                    .filter(|i| i.collection == collection)
+                    .take(TRAINING_SAMPLES)
+                    .map(|i| i.doc.as_str())
+                    .collect();
+                let made = packing::train(&**tx, dictionaries, collection, &samples, now).await?;
+                if let Some(dictionary) = made {
+                    packers.insert(collection.to_string(), dictionary.clone());
+                    trained.push((collection.to_string(), dictionary));
+                }
+                continue;
+            }
+        }
+        if let Some(id) = id
+            && let Some(d) = packing::current(&**tx, dictionaries, collection, id.into()).await?
+        {
+            packers.insert(collection.to_string(), d);
+        }
+    }
+    Ok((packers, trained))
 }
 
 /// Ids of a batch looked up before it is copied as new.
@@ -463,7 +582,7 @@ const ITEM_TYPES: [Type; 12] = [
     Type::BYTEA, // geometry (raw EWKB)
     Type::FLOAT8,
     Type::BYTEA, // json (raw text)
-    Type::TEXT,
+    Type::BYTEA,
     Type::TEXT,
     Type::BYTEA, // tsvector (raw binary)
     Type::INT8,
@@ -473,6 +592,7 @@ const ITEM_TYPES: [Type; 12] = [
 async fn copy_new(
     tx: &Transaction<'_>,
     items: &[ItemDoc],
+    docs: &[Cow<'_, [u8]>],
     last: &HashMap<(&str, &str), usize>,
     now: i64,
 ) -> std::result::Result<(), CopyError> {
@@ -491,6 +611,7 @@ async fn copy_new(
         let words = tsvector_binary(&item.text);
         let properties = Raw(item.properties.as_bytes());
         let words = Raw(&words);
+        let doc: &[u8] = &docs[n];
         let row: [&(dyn ToSql + Sync); 12] = [
             &item.collection,
             &item.id,
@@ -500,7 +621,7 @@ async fn copy_new(
             &geom,
             &item.cloud_cover,
             &properties,
-            &item.doc,
+            &doc,
             &item.links,
             &words,
             &now,
@@ -513,9 +634,11 @@ async fn copy_new(
 
 /// Writes a batch through a staging table: replaces, and upserts of
 /// batches with items that exist already.
+#[allow(clippy::too_many_arguments)]
 async fn stage_and_write(
     tx: &Transaction<'_>,
     items: &[ItemDoc],
+    docs: &[Cow<'_, [u8]>],
     last: &HashMap<(&str, &str), usize>,
     mode: WriteMode,
     now: i64,
@@ -527,7 +650,7 @@ async fn stage_and_write(
     tx.batch_execute(
         "CREATE TEMP TABLE IF NOT EXISTS staging (
             seq int4, collection text COLLATE \"C\", id text COLLATE \"C\", datetime int8, start_dt int8, end_dt int8,
-            geom bytea, cloud_cover float8, properties text, doc text, links text, words text, updated int8
+            geom bytea, cloud_cover float8, properties text, doc bytea, links text, words text, updated int8
          ) ON COMMIT DELETE ROWS",
     )
     .await
@@ -545,6 +668,7 @@ async fn stage_and_write(
         let seq = n as i32;
         let geom = item.footprint.as_ref().map(|f| f.wkb.as_slice());
         let words = tsvector(&item.text);
+        let doc: &[u8] = &docs[n];
         let row: [&(dyn ToSql + Sync); 13] = [
             &seq,
             &item.collection,
@@ -555,7 +679,7 @@ async fn stage_and_write(
             &geom,
             &item.cloud_cover,
             &item.properties,
-            &item.doc,
+            &doc,
             &item.links,
             &words,
             &now,
