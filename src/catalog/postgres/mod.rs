@@ -12,6 +12,7 @@ mod copy;
 mod indexes;
 mod memo;
 mod packing;
+mod partitions;
 mod pool;
 mod schema;
 mod search;

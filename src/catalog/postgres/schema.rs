@@ -267,6 +267,23 @@ DO $$ BEGIN
 END $$;
 ALTER TABLE items ALTER COLUMN doc TYPE bytea USING convert_to(doc, 'UTF8');
 "#,
+    // 8: a collection's items may be split by year or month of their
+    // datetime (`tuilerie:time_partitions`, see `partitions.rs`): the items
+    // table can no longer have a primary key (a unique index of a table
+    // partitioned by datetime must hold the datetime), so each collection's
+    // partition gets its own. Rebuilds those indexes (seconds per million
+    // items).
+    r#"
+ALTER TABLE collections ADD COLUMN time_partitions text;
+ALTER TABLE items DROP CONSTRAINT items_pkey;
+DO $$
+DECLARE p text;
+BEGIN
+    FOR p IN SELECT partition FROM collections LOOP
+        EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (collection, id)', p);
+    END LOOP;
+END $$;
+"#,
 ];
 
 /// Advisory lock key held while migrating ("tuileri" in ASCII).

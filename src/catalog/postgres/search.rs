@@ -670,7 +670,7 @@ pub(super) async fn search(
                 keys_where.push(box_overlap("i", &envelopes));
                 (
                     format!(
-                        "(SELECT i.collection, i.id FROM items i{} OFFSET 0) k {ROWS_OF_KEYS}",
+                        "(SELECT i.collection, i.id, i.datetime FROM items i{} OFFSET 0) k {ROWS_OF_KEYS}",
                         where_clause(&keys_where)
                     ),
                     conditions.clone(),
@@ -740,8 +740,8 @@ pub(super) async fn search(
         let budget = walk.param(SqlValue::Int(budget));
         let walk_sql = format!(
             "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
-             FROM (SELECT k.collection, k.id FROM (
-                     SELECT i.collection, i.id, i.minx, i.miny, i.maxx, i.maxy
+             FROM (SELECT k.collection, k.id, k.datetime FROM (
+                     SELECT i.collection, i.id, i.datetime, i.minx, i.miny, i.maxx, i.maxy
                      FROM items i{inner} ORDER BY {order} LIMIT {budget}) k
                    WHERE {boxes}) k {ROWS_OF_KEYS}{where_}
              LIMIT {limit}",
@@ -1162,10 +1162,11 @@ fn estimate(
     }
 }
 
-/// Joins the rows of the keys `k` (collection, id), one at a time in the
-/// keys' order (a subquery per key, which the planner cannot turn into a
-/// hash join over a whole partition).
-const ROWS_OF_KEYS: &str = "CROSS JOIN LATERAL (SELECT * FROM items i WHERE i.collection = k.collection AND i.id = k.id OFFSET 0) i";
+/// Joins the rows of the keys `k` (collection, id, datetime), one at a time
+/// in the keys' order (a subquery per key, which the planner cannot turn
+/// into a hash join over a whole partition; the datetime leads it to the
+/// one time partition of a collection split in time).
+const ROWS_OF_KEYS: &str = "CROSS JOIN LATERAL (SELECT * FROM items i WHERE i.collection = k.collection AND i.id = k.id AND i.datetime = k.datetime OFFSET 0) i";
 
 /// The search boxes' bounds as parameters, `[west, south, east, north]`
 /// for each box (a box across the antimeridian is two).

@@ -5,13 +5,15 @@
 use super::copy::{BinaryCopy, CopyError};
 use super::indexes;
 use super::packing::{self, MARKER, TRAINING_LOCK_SEED};
+use super::partitions;
 use super::pg;
-use super::schema::{literal, partition_name};
+use super::schema::partition_name;
 use super::search::{box_size, space_bucket, time_bucket, tsvector, tsvector_binary};
 use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::item::{ItemDoc, JsonType};
 use crate::catalog::packing::{Dictionaries, Dictionary, TRAINING_SAMPLES};
+use crate::catalog::partitions::TimeSpan;
 use crate::catalog::scope::Access;
 use crate::catalog::sqlite::write_time;
 use crate::catalog::{WriteMode, WriteSummary};
@@ -35,21 +37,29 @@ pub(super) async fn put_collection(
     c: &CollectionDoc,
     mode: WriteMode,
 ) -> Result<WriteSummary> {
-    // Serialises writers of the same collection id (two instances creating it).
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
-        &[&c.id],
-    )
-    .await
-    .map_err(pg)?;
-    let exists = tx
-        .query_opt("SELECT 1 FROM collections WHERE id = $1", &[&c.id])
+    // Serialises writers of the same collection id (two instances creating
+    // it), and writers of its items when they are split in time.
+    partitions::lock_collection(tx, &c.id).await?;
+    let stored = tx
+        .query_opt(
+            "SELECT time_partitions FROM collections WHERE id = $1",
+            &[&c.id],
+        )
         .await
-        .map_err(pg)?
-        .is_some();
+        .map_err(pg)?;
+    let exists = stored.is_some();
     mode.check_collection(exists, &c.id)?;
     let [minx, miny, maxx, maxy] = c.bbox.map(|b| b.map(Some)).unwrap_or([None; 4]);
     let partition = partition_name(&c.id);
+    if let Some(row) = &stored {
+        let before: Option<String> = row.try_get(0).map_err(pg)?;
+        if partitions::stored_span(before.as_deref()) != c.time_partitions {
+            // Split in time now, or no longer: the items move to a new
+            // partition (without the old one's property indexes, which the
+            // sync below makes again).
+            partitions::rebuild(tx, &c.id, &partition, c.time_partitions).await?;
+        }
+    }
     if exists {
         // The partition's indexes first: item writers lock the partition,
         // then the collection's row; taking them in the same order cannot
@@ -57,12 +67,12 @@ pub(super) async fn put_collection(
         indexes::sync(tx, &c.id, &partition, &c.indexes).await?;
     }
     tx.execute(
-        "INSERT INTO collections (id, doc, links, minx, miny, maxx, maxy, start_dt, end_dt, text, access, partition, updated)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+        "INSERT INTO collections (id, doc, links, minx, miny, maxx, maxy, start_dt, end_dt, text, access, partition, updated, time_partitions)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, links = excluded.links,
            minx = excluded.minx, miny = excluded.miny, maxx = excluded.maxx, maxy = excluded.maxy,
            start_dt = excluded.start_dt, end_dt = excluded.end_dt, text = excluded.text,
-           access = excluded.access, updated = excluded.updated",
+           access = excluded.access, updated = excluded.updated, time_partitions = excluded.time_partitions",
         &[
             &c.id,
             &c.doc,
@@ -77,19 +87,13 @@ pub(super) async fn put_collection(
             &access_text(&c.access),
             &partition,
             &write_time(),
+            &c.time_partitions.map(|s| s.as_str()),
         ],
     )
     .await
     .map_err(pg)?;
     if !exists {
-        // DDL cannot bind parameters: the name is made of [a-z0-9_] and the
-        // value is quoted as a literal.
-        tx.batch_execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {partition} PARTITION OF items FOR VALUES IN ({})",
-            literal(&c.id)
-        ))
-        .await
-        .map_err(pg)?;
+        partitions::create(tx, &c.id, &partition, c.time_partitions).await?;
         indexes::sync(tx, &c.id, &partition, &c.indexes).await?;
     }
     Ok(if exists {
@@ -108,12 +112,7 @@ pub(super) async fn put_collection(
 /// Deletes a collection: its partition is dropped whole (with its indexes).
 pub(super) async fn delete_collection(tx: &Transaction<'_>, id: &str) -> Result<bool> {
     // Taken in turn with writers of the collection (see `put_collection`).
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
-        &[&id],
-    )
-    .await
-    .map_err(pg)?;
+    partitions::lock_collection(tx, id).await?;
     let row = tx
         .query_opt(
             "DELETE FROM collections WHERE id = $1 RETURNING partition",
@@ -294,18 +293,27 @@ pub(super) async fn put_items(
         }
     }
     let wanted: Vec<String> = stats.keys().map(|c| c.to_string()).collect();
-    // With each collection's newest dictionary, in the same round trip.
+    // With each collection's newest dictionary and its partitions, in the
+    // same round trip.
     let rows = tx
         .query(
-            "SELECT c.id, (SELECT max(d.id) FROM dictionaries d WHERE d.collection = c.id)
-             FROM collections c WHERE c.id = ANY($1)",
+            "SELECT c.id, (SELECT max(d.id) FROM dictionaries d WHERE d.collection = c.id),
+                    c.partition, c.time_partitions
+             FROM collections c WHERE c.id = ANY($1) ORDER BY c.id",
             &[&wanted],
         )
         .await
         .map_err(pg)?;
     let mut newest: HashMap<String, Option<i32>> = HashMap::with_capacity(rows.len());
+    // Collections whose items are split in time: (id, partition, span).
+    let mut split: Vec<(String, String, TimeSpan)> = Vec::new();
     for row in &rows {
-        newest.insert(row.try_get(0).map_err(pg)?, row.try_get(1).map_err(pg)?);
+        let id: String = row.try_get(0).map_err(pg)?;
+        let span: Option<String> = row.try_get(3).map_err(pg)?;
+        if let Some(span) = partitions::stored_span(span.as_deref()) {
+            split.push((id.clone(), row.try_get(2).map_err(pg)?, span));
+        }
+        newest.insert(id, row.try_get(1).map_err(pg)?);
     }
     if newest.len() != wanted.len() {
         let missing = items
@@ -336,6 +344,16 @@ pub(super) async fn put_items(
                 dup.id, dup.collection
             )));
         }
+    }
+    // Items split in time: the collection's lock (in id order, as other
+    // writers take them), then the time partitions they need.
+    for (collection, partition, span) in &split {
+        partitions::lock_collection(tx, collection).await?;
+        let datetimes = last
+            .iter()
+            .filter(|((c, _), _)| c == collection)
+            .map(|(_, &n)| items[n].datetime);
+        partitions::ensure_time_partitions(tx, collection, partition, *span, datetimes).await?;
     }
     let now = write_time();
     let (packers, trained) = pick_dictionaries(tx, dictionaries, items, &newest, now).await?;
@@ -373,12 +391,15 @@ pub(super) async fn put_items(
     let mut inserted_by: HashMap<String, i64> = HashMap::new();
 
     // New items (an ingest's usual batch) are copied straight into the
-    // table, without staging: the primary key's unique index refuses the
-    // copy should one exist after all, and the batch is then written again
-    // the general way (Create: a conflict). A sample of the ids is looked
-    // up first, so that a batch of updates rarely takes the detour.
+    // table, without staging: the partition's primary key refuses the copy
+    // should one exist after all, and the batch is then written again the
+    // general way (Create: a conflict). A sample of the ids is looked up
+    // first, so that a batch of updates rarely takes the detour; every id,
+    // for collections split in time, which have no primary key (their
+    // writers hold the collection's lock meanwhile).
     let mut summary = None;
-    if mode != WriteMode::Replace && !any_exists(tx, &last).await? {
+    let whole: Vec<&str> = split.iter().map(|(c, _, _)| c.as_str()).collect();
+    if mode != WriteMode::Replace && !any_exists(tx, &last, &whole).await? {
         tx.batch_execute("SAVEPOINT new_items").await.map_err(pg)?;
         match copy_new(tx, items, &docs, &last, now).await {
             Ok(()) => {
@@ -500,15 +521,29 @@ async fn pick_dictionaries(
 const EXISTENCE_SAMPLE: usize = 32;
 
 /// True when some of a sample of the batch's items exist already (every
-/// item of a small batch is looked at). Looking up every id of a large
-/// batch cost more than copying it: the unique index checks each anyway.
-async fn any_exists(tx: &Transaction<'_>, last: &HashMap<(&str, &str), usize>) -> Result<bool> {
+/// item of a small batch is looked at, and every item of the `whole`
+/// collections). Looking up every id of a large batch cost more than
+/// copying it: the unique index checks each anyway.
+async fn any_exists(
+    tx: &Transaction<'_>,
+    last: &HashMap<(&str, &str), usize>,
+    whole: &[&str],
+) -> Result<bool> {
     let mut keys: Vec<(&str, &str, usize)> = last.iter().map(|(&(c, i), &n)| (c, i, n)).collect();
     keys.sort_unstable_by_key(|k| k.2);
-    let step = keys.len().div_ceil(EXISTENCE_SAMPLE).max(1);
+    let sampled = keys.iter().filter(|k| !whole.contains(&k.0)).count();
+    let step = sampled.div_ceil(EXISTENCE_SAMPLE).max(1);
     let mut by_collection: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (collection, id, _) in keys.into_iter().step_by(step) {
-        by_collection.entry(collection).or_default().push(id);
+    let mut n = 0;
+    for (collection, id, _) in keys {
+        if whole.contains(&collection) {
+            by_collection.entry(collection).or_default().push(id);
+        } else {
+            if n % step == 0 {
+                by_collection.entry(collection).or_default().push(id);
+            }
+            n += 1;
+        }
     }
     for (collection, ids) in by_collection {
         let row = tx
@@ -687,6 +722,9 @@ async fn stage_and_write(
         copy.row(&row).await?;
     }
     copy.finish().await?;
+    // A temporary table has no statistics otherwise: the joins with the
+    // items below would be planned for a guess (a scan of every item).
+    tx.batch_execute("ANALYZE staging").await.map_err(pg)?;
 
     let columns = "collection, id, datetime, start_dt, end_dt, geom, cloud_cover, properties, doc, links, words, updated";
     let values = "collection, id, datetime, start_dt, end_dt, ST_GeomFromWKB(geom, 4326), cloud_cover, properties::json, doc, links, words::tsvector, updated";
@@ -765,50 +803,66 @@ async fn stage_and_write(
                         "item '{id}' already exists in collection '{collection}'"
                     )));
                 }
-                // Only new items (an ingest's usual batch): a plain insert,
-                // much cheaper than one that checks each row for a conflict.
-                // Should another writer insert one of them meanwhile, the
-                // upsert is done again the general way (Create: a conflict).
-                let fresh = existing == 0 && (attempt == 1 || mode == WriteMode::Create);
-                if fresh && mode == WriteMode::Upsert {
-                    tx.batch_execute("SAVEPOINT fresh_items")
+                // Items that exist are replaced: their rows deleted, then
+                // every staged item inserted (an item split in time may move
+                // to another partition, and such partitions have no key an
+                // upsert could go by). Should another writer insert one of
+                // the new items meanwhile (a partition's primary key refuses
+                // ours), it is done again (Create: a conflict); writers of
+                // items split in time hold the collection's lock.
+                if mode == WriteMode::Upsert {
+                    tx.batch_execute("SAVEPOINT staged_items")
                         .await
                         .map_err(pg)?;
                 }
                 histogram.clone().apply(tx, existing > 0).await?;
-                let conflict = if fresh {
-                    ""
-                } else {
-                    "ON CONFLICT (collection, id) DO UPDATE SET datetime = excluded.datetime, start_dt = excluded.start_dt,
-                       end_dt = excluded.end_dt, geom = excluded.geom, cloud_cover = excluded.cloud_cover,
-                       properties = excluded.properties, doc = excluded.doc, links = excluded.links,
-                       words = excluded.words, updated = excluded.updated"
-                };
-                let done = tx
-                    .execute(
-                        &format!(
-                            "INSERT INTO items ({columns}) SELECT {values} FROM staging s {conflict}"
-                        ),
-                        &[],
-                    )
-                    .await;
+                let mut done = Ok(0);
+                if existing > 0 {
+                    done = tx
+                        .execute(
+                            "DELETE FROM items i USING staging s
+                             WHERE i.collection = s.collection AND i.id = s.id",
+                            &[],
+                        )
+                        .await;
+                }
+                if done.is_ok() {
+                    done = tx
+                        .execute(
+                            &format!(
+                                "INSERT INTO items ({columns}) SELECT {values} FROM staging s"
+                            ),
+                            &[],
+                        )
+                        .await;
+                }
                 match done {
                     Err(e)
-                        if fresh
-                            && mode == WriteMode::Upsert
+                        if mode == WriteMode::Upsert
+                            && attempt < 5
                             && e.code()
                                 == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
                     {
-                        tx.batch_execute("ROLLBACK TO SAVEPOINT fresh_items")
+                        tx.batch_execute("ROLLBACK TO SAVEPOINT staged_items")
                             .await
                             .map_err(pg)?;
                         continue;
                     }
+                    Err(e)
+                        if mode == WriteMode::Create
+                            && e.code()
+                                == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+                    {
+                        return Err(CatalogError::Conflict(
+                            "an item of this batch was created meanwhile by another writer"
+                                .to_string(),
+                        ));
+                    }
                     Err(e) => return Err(pg(e)),
                     Ok(_) => {}
                 }
-                if fresh && mode == WriteMode::Upsert {
-                    tx.batch_execute("RELEASE SAVEPOINT fresh_items")
+                if mode == WriteMode::Upsert {
+                    tx.batch_execute("RELEASE SAVEPOINT staged_items")
                         .await
                         .map_err(pg)?;
                 }
