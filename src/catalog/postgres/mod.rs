@@ -508,7 +508,9 @@ impl Catalog for PostgresCatalog {
                 .await
                 .map_err(pg)?;
         }
-        let (summary, trained) = write::put_items(&tx, &items, mode, &self.dictionaries).await?;
+        let (summary, trained) = write::put_items(&tx, &items, mode, &self.dictionaries)
+            .await
+            .map_err(|e| self.timeout(e))?;
         tx.commit().await.map_err(pg)?;
         for (collection, dictionary) in trained {
             self.dictionaries.install(collection, dictionary);
