@@ -77,7 +77,10 @@ pub struct StoreConfig {
     pub count: String,
     /// Largest estimated match count that `auto` still counts.
     pub count_limit: u64,
-    /// PostgreSQL: connections in the pool.
+    /// PostgreSQL: connections in the pool (default: twice the cores, at
+    /// least 4). More connections than the database's cores only make the
+    /// backends take turns: requests then wait their turn in the pool, in
+    /// order, rather than all slowing down together (tail latency).
     pub pool_size: usize,
     /// PostgreSQL: seconds `serve` waits for the database at start-up,
     /// retrying with back-off (0: forever); other commands wait at most 30 s.
@@ -96,7 +99,9 @@ impl Default for StoreConfig {
             query_timeout_ms: 10_000,
             count: "auto".into(),
             count_limit: 2_000,
-            pool_size: 16,
+            pool_size: std::thread::available_parallelism()
+                .map_or(4, |n| n.get() * 2)
+                .max(4),
             connect_wait_s: 0,
             tls_ca_file: None,
         }
