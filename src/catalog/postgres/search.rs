@@ -755,19 +755,23 @@ pub(super) async fn search(
         tracing::trace!(target: "tuilerie::sql", sql = %walk_sql, params = ?walk.params, "statement");
         // The walk must read the indexes in order: the planner, misled by
         // its estimate of the time range, could otherwise sort the range.
-        // (A transaction dropped unfinished is rolled back by the driver.)
-        let tx = client.transaction().await.map_err(pg)?;
-        tx.batch_execute(
-            "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off; SET LOCAL plan_cache_mode = force_generic_plan",
-        )
-            .await
-            .map_err(pg)?;
-        let stmt = tx
+        // The settings for that, the statement and their reset go in one
+        // round trip (pipelined: the three requests are queued on the
+        // connection when first polled, so the reset runs even if this
+        // request is dropped meanwhile). Only plans depend on them.
+        let stmt = client
             .prepare_typed_cached(&walk_sql, &walk.types())
             .await
             .map_err(pg)?;
-        let found = tx.query(&stmt, &refs(&params)).await.map_err(pg)?;
-        tx.commit().await.map_err(pg)?;
+        let bound = refs(&params);
+        let (_, found, _) = tokio::try_join!(
+            client.batch_execute(
+                "SET enable_sort = off; SET enable_bitmapscan = off; SET plan_cache_mode = force_generic_plan"
+            ),
+            client.query(&stmt, &bound),
+            client.batch_execute("RESET enable_sort; RESET enable_bitmapscan; RESET plan_cache_mode"),
+        )
+        .map_err(pg)?;
         // Fewer rows than asked: the budget may have run out first.
         if found.len() > query.limit {
             rows = Some(found);
