@@ -417,9 +417,19 @@ pub(super) async fn search(
     let items_in_scope: u64 = collections.iter().map(|c| c.item_count.max(0) as u64).sum();
 
     if !query.collections.is_empty() || collections.len() != total {
+        // A few collections (ids the store holds, quoted) are written into
+        // the statement, so that its plan — cached, generic — reads only
+        // their partitions; more are bound (fewer statement variants).
+        let inline = ids.len() <= 3;
         let ps: Vec<String> = ids
             .iter()
-            .map(|id| sql.param(SqlValue::Text(id.clone())))
+            .map(|id| {
+                if inline {
+                    super::schema::literal(id)
+                } else {
+                    sql.param(SqlValue::Text(id.clone()))
+                }
+            })
             .collect();
         let c = format!("i.collection IN ({})", ps.join(", "));
         collection_condition = Some(c.clone());
