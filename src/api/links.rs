@@ -86,28 +86,25 @@ impl Base {
         json!({"rel": rel, "type": media_type, "href": self.url(path), "title": title})
     }
 
-    /// The links every item carries, as a comma-separated JSON fragment.
+    /// The links every item carries, as a comma-separated JSON fragment
+    /// (written in one buffer: ten of them go into every search page).
     pub fn item_links(&self, collection: &str, id: &str) -> String {
-        let c = segment(collection);
-        let collection_url = self.url(&format!("/collections/{c}"));
-        let self_url = format!("{collection_url}/items/{}", segment(id));
-        let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
-        let xyz = q(&format!(
-            "{self_url}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png"
-        ));
-        let tilejson = q(&format!("{self_url}/WebMercatorQuad/tilejson.json"));
-        let wmts = q(&format!("{self_url}/WMTSCapabilities.xml"));
-        let layer = q(id);
-        let (self_url, collection_url, root_url) =
-            (q(&self_url), q(&collection_url), q(&self.url("/")));
+        // Percent-encoded segments hold no character JSON escapes; the base
+        // URL and the id (the WMTS layer) may.
+        let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+        let base = quoted(&self.0);
+        let base = &base[1..base.len() - 1];
+        let collection_url = format!("{base}/collections/{}", segment(collection));
+        let item_url = format!("{collection_url}/items/{}", segment(id));
+        let layer = quoted(id);
         format!(
-            "{{\"rel\":\"self\",\"type\":\"application/geo+json\",\"href\":{self_url}}},\
-             {{\"rel\":\"parent\",\"type\":\"application/json\",\"href\":{collection_url}}},\
-             {{\"rel\":\"collection\",\"type\":\"application/json\",\"href\":{collection_url}}},\
-             {{\"rel\":\"root\",\"type\":\"application/json\",\"href\":{root_url}}},\
-             {{\"rel\":\"xyz\",\"type\":\"image/png\",\"title\":\"Tiles (default rendering)\",\"href\":{xyz}}},\
-             {{\"rel\":\"tilejson\",\"type\":\"application/json\",\"title\":\"TileJSON\",\"href\":{tilejson}}},\
-             {{\"rel\":\"wmts\",\"type\":\"application/xml\",\"title\":\"WMTS\",\"wmts:layer\":{layer},\"href\":{wmts}}}"
+            "{{\"rel\":\"self\",\"type\":\"application/geo+json\",\"href\":\"{item_url}\"}},\
+             {{\"rel\":\"parent\",\"type\":\"application/json\",\"href\":\"{collection_url}\"}},\
+             {{\"rel\":\"collection\",\"type\":\"application/json\",\"href\":\"{collection_url}\"}},\
+             {{\"rel\":\"root\",\"type\":\"application/json\",\"href\":\"{base}/\"}},\
+             {{\"rel\":\"xyz\",\"type\":\"image/png\",\"title\":\"Tiles (default rendering)\",\"href\":\"{item_url}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png\"}},\
+             {{\"rel\":\"tilejson\",\"type\":\"application/json\",\"title\":\"TileJSON\",\"href\":\"{item_url}/WebMercatorQuad/tilejson.json\"}},\
+             {{\"rel\":\"wmts\",\"type\":\"application/xml\",\"title\":\"WMTS\",\"wmts:layer\":{layer},\"href\":\"{item_url}/WMTSCapabilities.xml\"}}"
         )
     }
 }
@@ -128,5 +125,11 @@ mod tests {
         let links: Value =
             serde_json::from_str(&format!("[{}]", base.item_links("c", "i d"))).unwrap();
         assert_eq!(links[0]["href"], "http://h\"x/collections/c/items/i%20d");
+        assert_eq!(links[3]["href"], "http://h\"x/");
+        assert_eq!(
+            links[4]["href"],
+            "http://h\"x/collections/c/items/i%20d/tiles/WebMercatorQuad/{z}/{x}/{y}.png"
+        );
+        assert_eq!(links[6]["wmts:layer"], "i d");
     }
 }

@@ -577,17 +577,19 @@ pub(super) async fn search(
         None => items_in_scope,
     };
     // How to reach the page: a walk of the datetime indexes in sort order
-    // reads rows until the page is full; the boxes' candidates from the
-    // GiST indexes (then sorted) cost about twice as much each; otherwise the
-    // planner chooses (e.g. the datetime index for a short time range). The
-    // walk stops after a budget of rows, so that a wrong estimate costs
-    // little, and the page is then read the other way.
+    // reads index entries until the page is full; the boxes' candidates come
+    // from the GiST indexes, each a row read from the table (then sorted);
+    // the time range's entries from the datetime indexes, whose box columns
+    // leave few keys whose rows are read; otherwise the planner chooses. The
+    // walk stops after a budget of entries, so that a wrong estimate costs
+    // little, and the page is then read the other way. (Costs in µs, as
+    // measured at 1M items: see `cost`.)
     let mut walk_budget = None;
     let mut access = Access::Planner;
     if let (Some(e), Some(_)) = (&estimate, &geometry) {
-        let box_cost = e.in_space as f64 * 2.0;
+        let box_cost = e.in_space as f64 * cost::BOX_CANDIDATE;
         let time_cost = if query.datetime.is_some() {
-            e.in_time as f64 * 1.5
+            e.in_time as f64 * cost::INDEX_ENTRY + e.matches as f64 * cost::KEY_ROW
         } else {
             f64::INFINITY
         };
@@ -600,10 +602,13 @@ pub(super) async fn search(
         }
         let other = box_cost.min(time_cost);
         if let Some(rows) = e.walk_rows {
+            let walk_cost = rows * cost::INDEX_ENTRY + (query.limit + 1) as f64 * cost::KEY_ROW;
             // Filters the histograms know nothing of (e.g. on cloud cover)
-            // make the walk longer than estimated.
-            if rows * 2.0 < other {
-                walk_budget = Some((rows * 8.0).max(other / 3.0).max(1_000.0) as i64);
+            // make the walk longer than estimated: a budget of 8 times the
+            // estimate, or a third of the other way's cost.
+            if walk_cost * 2.0 < other {
+                let budget = (rows * 8.0).max(other / 3.0 / cost::INDEX_ENTRY);
+                walk_budget = Some(budget.max(1_000.0) as i64);
             }
         }
         tracing::trace!(target: "tuilerie::sql", in_space = e.in_space, in_time = e.in_time, matches = e.matches, walk_rows = ?e.walk_rows, ?walk_budget, ?access, "plan");
@@ -649,6 +654,11 @@ pub(super) async fn search(
     // Where the rows come from, for each access (a FROM clause whose rows
     // are `i`), and the conditions left to test on them (`with_cursor`: the
     // cursor among them).
+    // The one collection searched, if so: every key is of it.
+    let only = match collections.as_slice() {
+        [one] => Some(one.id.as_str()),
+        _ => None,
+    };
     let source = |with_cursor: bool| -> (String, Vec<String>) {
         let range = if with_cursor {
             &walk_conditions
@@ -680,8 +690,9 @@ pub(super) async fn search(
                 keys_where.push(box_overlap("i", &envelopes));
                 (
                     format!(
-                        "(SELECT i.collection, i.id, i.datetime FROM items i{} OFFSET 0) k {ROWS_OF_KEYS}",
-                        where_clause(&keys_where)
+                        "(SELECT i.collection, i.id, i.datetime FROM items i{} OFFSET 0) k {}",
+                        where_clause(&keys_where),
+                        rows_of_keys(only)
                     ),
                     conditions.clone(),
                 )
@@ -714,11 +725,12 @@ pub(super) async fn search(
             .map(|(n, e)| format!("{e} AS k{n}"))
             .collect();
         format!(
-            "SELECT collection, id, updated, doc, props, links, {keys}, total FROM (
-               SELECT i.collection, i.id, i.updated, i.doc, i.properties::text AS props, i.links, {select},
-                      count(*) OVER () AS total, ({after}) AS after_cursor
-               FROM {from}{where_}) s
-             WHERE after_cursor ORDER BY {order} LIMIT {limit}",
+            "SELECT collection, id, updated, doc, props::text, links, {keys}, total FROM (
+               SELECT collection, id, updated, doc, props, links, {keys}, total FROM (
+                 SELECT i.collection, i.id, i.updated, i.doc, i.properties AS props, i.links, {select},
+                        count(*) OVER () AS total, ({after}) AS after_cursor
+                 FROM {from}{where_}) s
+               WHERE after_cursor ORDER BY {order} LIMIT {limit}) p",
             keys = keys_out.join(", "),
             select = select_as.join(", "),
             after = after.as_deref().unwrap_or("TRUE"),
@@ -727,10 +739,18 @@ pub(super) async fn search(
         )
     } else {
         let (from, rest) = source(true);
+        let keys_out: Vec<String> = (0..exprs.len()).map(|n| format!("k{n}")).collect();
+        let select_as: Vec<String> = select
+            .iter()
+            .enumerate()
+            .map(|(n, e)| format!("{e} AS k{n}"))
+            .collect();
         format!(
-            "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
-             FROM {from}{where_} ORDER BY {order} LIMIT {limit}",
-            select = select.join(", "),
+            "SELECT collection, id, updated, doc, props::text, links, {keys} FROM (
+               SELECT i.collection, i.id, i.updated, i.doc, i.properties AS props, i.links, {select}
+               FROM {from}{where_} ORDER BY {order} LIMIT {limit}) p",
+            keys = keys_out.join(", "),
+            select = select_as.join(", "),
             where_ = where_clause(&rest),
             order = order.join(", "),
         )
@@ -753,12 +773,13 @@ pub(super) async fn search(
              FROM (SELECT k.collection, k.id, k.datetime FROM (
                      SELECT i.collection, i.id, i.datetime, i.minx, i.miny, i.maxx, i.maxy
                      FROM items i{inner} ORDER BY {order} LIMIT {budget}) k
-                   WHERE {boxes}) k {ROWS_OF_KEYS}{where_}
+                   WHERE {boxes}) k {rows}{where_}
              LIMIT {limit}",
             select = select.join(", "),
             inner = where_clause(&walk_conditions),
             order = order.join(", "),
             boxes = box_overlap("k", &envelopes),
+            rows = rows_of_keys(only),
             where_ = where_clause(&conditions),
         );
         let params = walk.bind();
@@ -926,6 +947,21 @@ fn required_properties(expr: &cql2::Expr, out: &mut Vec<String>) {
             _ => {}
         }
     }
+}
+
+/// What each way of reaching items costs, in µs of the server's time, as
+/// measured on 1M items (pgbench, cached data, 2-core machine): only their
+/// ratios matter.
+mod cost {
+    /// An entry of a datetime index read without its row (its box columns
+    /// tested), or of a GiST index.
+    pub const INDEX_ENTRY: f64 = 0.45;
+    /// A candidate of the boxes from a GiST index: the entry and its row,
+    /// read from the table in no useful order, tested.
+    pub const BOX_CANDIDATE: f64 = 3.9;
+    /// The row of a key found in a datetime index, read through the
+    /// collection's primary key.
+    pub const KEY_ROW: f64 = 10.0;
 }
 
 /// How a page statement reaches the items.
@@ -1179,8 +1215,18 @@ fn estimate(
 /// Joins the rows of the keys `k` (collection, id, datetime), one at a time
 /// in the keys' order (a subquery per key, which the planner cannot turn
 /// into a hash join over a whole partition; the datetime leads it to the
-/// one time partition of a collection split in time).
-const ROWS_OF_KEYS: &str = "CROSS JOIN LATERAL (SELECT * FROM items i WHERE i.collection = k.collection AND i.id = k.id AND i.datetime = k.datetime OFFSET 0) i";
+/// one time partition of a collection split in time). Keys all of `one`
+/// collection (an id the store holds) read it alone, without choosing
+/// among the partitions for each key.
+fn rows_of_keys(one: Option<&str>) -> String {
+    let collection = match one {
+        Some(id) => format!("i.collection = {} AND ", super::schema::literal(id)),
+        None => String::new(),
+    };
+    format!(
+        "CROSS JOIN LATERAL (SELECT * FROM items i WHERE {collection}i.collection = k.collection AND i.id = k.id AND i.datetime = k.datetime OFFSET 0) i"
+    )
+}
 
 /// The search boxes' bounds as parameters, `[west, south, east, north]`
 /// for each box (a box across the antimeridian is two).
