@@ -284,6 +284,15 @@ BEGIN
     END LOOP;
 END $$;
 "#,
+    // 9: the datetime index carries the cloud cover too: a search filtering
+    // on it (the most common filter) tests it on the index's entries, and
+    // reads only the rows of the items that pass. (Rebuilds that index:
+    // about 15 s per million items.)
+    r#"
+DROP INDEX items_datetime;
+CREATE INDEX items_datetime ON items (datetime, collection, id)
+    INCLUDE (start_dt, end_dt, minx, miny, maxx, maxy, cloud_cover);
+"#,
 ];
 
 /// Advisory lock key held while migrating ("tuileri" in ASCII).

@@ -486,9 +486,18 @@ pub(super) async fn search(
         conditions.push(format!("i.words @@ ({p})::tsquery"));
         trivial_count = false;
     }
+    // Conditions the datetime index's entries can test (they carry the
+    // cloud cover): tested there as well, so that only their rows are read.
+    let mut key_conditions = Vec::new();
     if let Some(filter) = &query.filter {
         let predicate = Translator::new(&mut sql, &kinds).predicate(filter)?;
         conditions.push(format!("({predicate})"));
+        for part in conjuncts(filter) {
+            if on_cloud_cover_only(part) {
+                let tested = Translator::new(&mut sql, &kinds).predicate(part)?;
+                key_conditions.push(format!("({tested})"));
+            }
+        }
         trivial_count = false;
     }
     // Parameters of the statement without sort, cursor and limit (counting).
@@ -586,6 +595,9 @@ pub(super) async fn search(
     // measured at 1M items: see `cost`.)
     let mut walk_budget = None;
     let mut access = Access::Planner;
+    // What counting the matches would add to reading the page (µs), when
+    // known: nothing when the page's statement reads every match anyway.
+    let mut count_extra = None;
     if let (Some(e), Some(_)) = (&estimate, &geometry) {
         let box_cost = e.in_space as f64 * cost::BOX_CANDIDATE;
         let time_cost = if query.datetime.is_some() {
@@ -609,9 +621,11 @@ pub(super) async fn search(
             if walk_cost * 2.0 < other {
                 let budget = (rows * 8.0).max(other / 3.0 / cost::INDEX_ENTRY);
                 walk_budget = Some(budget.max(1_000.0) as i64);
+                count_extra = Some(other - walk_cost);
             }
         }
-        tracing::trace!(target: "tuilerie::sql", in_space = e.in_space, in_time = e.in_time, matches = e.matches, walk_rows = ?e.walk_rows, ?walk_budget, ?access, "plan");
+        count_extra = count_extra.or(Some(0.0));
+        tracing::trace!(target: "tuilerie::sql", in_space = e.in_space, in_time = e.in_time, matches = e.matches, walk_rows = ?e.walk_rows, ?walk_budget, ?access, ?count_extra, "plan");
     }
     // Few matches to count: one statement counts them and returns the page,
     // reaching them the cheaper way (no walk: every match is read anyway).
@@ -626,8 +640,14 @@ pub(super) async fn search(
         Some(e) => e.in_space.min(e.in_time),
         None => items_in_scope,
     };
+    // ... and when counting them costs little more than the page (a walk
+    // that stops early would otherwise read the whole range to count).
     let cheap = match cap {
-        Some(cap) => est_matches <= cap && candidates <= cap,
+        Some(cap) => {
+            est_matches <= cap
+                && candidates <= cap
+                && count_extra.is_none_or(|extra| extra <= cost::COUNT_EXTRA)
+        }
         None => true,
     };
     let needs_count = needs_count && cheap;
@@ -688,6 +708,7 @@ pub(super) async fn search(
             (Access::Time, _) if !with_cursor => {
                 let mut keys_where = range.clone();
                 keys_where.push(box_overlap("i", &envelopes));
+                keys_where.extend(key_conditions.iter().cloned());
                 (
                     format!(
                         "(SELECT i.collection, i.id, i.datetime FROM items i{} OFFSET 0) k {}",
@@ -770,15 +791,19 @@ pub(super) async fn search(
         let budget = walk.param(SqlValue::Int(budget));
         let walk_sql = format!(
             "SELECT i.collection, i.id, i.updated, i.doc, i.properties::text, i.links, {select}
-             FROM (SELECT k.collection, k.id, k.datetime FROM (
-                     SELECT i.collection, i.id, i.datetime, i.minx, i.miny, i.maxx, i.maxy
-                     FROM items i{inner} ORDER BY {order} LIMIT {budget}) k
-                   WHERE {boxes}) k {rows}{where_}
+             FROM (SELECT i.collection, i.id, i.datetime FROM (
+                     SELECT i.collection, i.id, i.datetime, i.minx, i.miny, i.maxx, i.maxy, i.cloud_cover
+                     FROM items i{inner} ORDER BY {order} LIMIT {budget}) i
+                   {keys_where}) k {rows}{where_}
              LIMIT {limit}",
             select = select.join(", "),
             inner = where_clause(&walk_conditions),
             order = order.join(", "),
-            boxes = box_overlap("k", &envelopes),
+            keys_where = where_clause(
+                &std::iter::once(box_overlap("i", &envelopes))
+                    .chain(key_conditions.iter().cloned())
+                    .collect::<Vec<_>>()
+            ),
             rows = rows_of_keys(only),
             where_ = where_clause(&conditions),
         );
@@ -949,6 +974,48 @@ fn required_properties(expr: &cql2::Expr, out: &mut Vec<String>) {
     }
 }
 
+/// The parts of a filter that must all hold (the operands of its top-level
+/// `and`s).
+fn conjuncts(expr: &cql2::Expr) -> Vec<&cql2::Expr> {
+    match expr {
+        cql2::Expr::Operation { op, args } if op.eq_ignore_ascii_case("and") => {
+            args.iter().flat_map(|a| conjuncts(a)).collect()
+        }
+        _ => vec![expr],
+    }
+}
+
+/// Whether a condition reads no property but the cloud cover (with
+/// comparisons, lists, ranges, null tests and logic), which the datetime
+/// index's entries carry: it can be tested on them, without the row.
+fn on_cloud_cover_only(expr: &cql2::Expr) -> bool {
+    use cql2::Expr;
+    match expr {
+        Expr::Operation { op, args } => {
+            matches!(
+                op.to_ascii_lowercase().as_str(),
+                "=" | "<>"
+                    | "<"
+                    | "<="
+                    | ">"
+                    | ">="
+                    | "between"
+                    | "in"
+                    | "isnull"
+                    | "not"
+                    | "and"
+                    | "or"
+            ) && args.iter().all(|a| on_cloud_cover_only(a))
+        }
+        Expr::Property { property } => {
+            property.strip_prefix("properties.").unwrap_or(property) == "eo:cloud_cover"
+        }
+        Expr::Array(items) => items.iter().all(|a| on_cloud_cover_only(a)),
+        Expr::Float(_) | Expr::Null => true,
+        _ => false,
+    }
+}
+
 /// What each way of reaching items costs, in µs of the server's time, as
 /// measured on 1M items (pgbench, cached data, 2-core machine): only their
 /// ratios matter.
@@ -962,6 +1029,8 @@ mod cost {
     /// The row of a key found in a datetime index, read through the
     /// collection's primary key.
     pub const KEY_ROW: f64 = 10.0;
+    /// The most counting may add to a search with `store.count = auto`.
+    pub const COUNT_EXTRA: f64 = 1_000.0;
 }
 
 /// How a page statement reaches the items.
@@ -1291,6 +1360,27 @@ mod tests {
     use crate::catalog::query::Limits;
     use std::cell::Cell;
 
+    #[test]
+    fn conditions_on_the_cloud_cover_alone_are_found_among_the_conjuncts() {
+        let filter = |text: &str| -> cql2::Expr { text.parse().unwrap() };
+        let f = filter(
+            "\"eo:cloud_cover\" < 20 AND (platform = 'S2A' OR \"eo:cloud_cover\" IS NULL) \
+             AND \"eo:cloud_cover\" BETWEEN 1 AND 5 AND NOT \"eo:cloud_cover\" IN (3, 4)",
+        );
+        let parts = conjuncts(&f);
+        assert_eq!(parts.len(), 4);
+        let testable: Vec<bool> = parts.iter().map(|p| on_cloud_cover_only(p)).collect();
+        assert_eq!(testable, [true, false, true, true]);
+        for text in [
+            "\"eo:cloud_cover\" < gsd",
+            "\"eo:cloud_cover\" = '20'",
+            "S_INTERSECTS(geometry, POINT(1 2))",
+            "datetime > TIMESTAMP('2020-01-01T00:00:00Z')",
+        ] {
+            assert!(!on_cloud_cover_only(&filter(text)), "{text}");
+        }
+    }
+
     /// An access path a test imposes on the searches of its thread.
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub(super) enum Path {
@@ -1467,6 +1557,13 @@ mod tests {
             serde_json::json!({"bbox": [2.2, 43.1, 3.2, 44.1]}),
             serde_json::json!({"bbox": [2.2, 43.1, 3.2, 44.1], "filter": {"op": "<", "args": [{"property": "eo:cloud_cover"}, 20]}}),
             serde_json::json!({"bbox": [-54.0, 3.0, -53.0, 4.0], "filter": {"op": "<", "args": [{"property": "eo:cloud_cover"}, 20]}}),
+            // The same filter in parts: those on the cloud cover alone are
+            // tested on the datetime index's entries, the spatial one on rows.
+            serde_json::json!({"bbox": [2.2, 43.1, 3.2, 44.1], "filter": {"op": "and", "args": [
+                {"op": "between", "args": [{"property": "eo:cloud_cover"}, 0, 19]},
+                {"op": "not", "args": [{"op": "isNull", "args": [{"property": "eo:cloud_cover"}]}]},
+                {"op": "s_intersects", "args": [{"property": "geometry"}, {"type": "Polygon", "coordinates": [[[-180, -80], [180, -80], [180, 80], [-180, 80], [-180, -80]]]}]}
+            ]}}),
             serde_json::json!({"bbox": [-54.0, 3.0, -52.5, 4.5], "datetime": "2021-03-01T00:00:00Z/2021-09-30T00:00:00Z"}),
             serde_json::json!({"collections": ["dense", "wide"], "bbox": [5.0, 45.0, 7.0, 47.0], "datetime": "2022-01-01T00:00:00Z/2023-06-30T00:00:00Z"}),
             serde_json::json!({"bbox": [-20.0, 20.0, 30.0, 70.0], "datetime": "../2019-06-01T00:00:00Z", "sortby": [{"field": "datetime", "direction": "asc"}]}),
