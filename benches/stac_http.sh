@@ -332,6 +332,27 @@ sanity() {  # $1 = name, $2 = base URL, $3 = label, [$4 = extra flag]
 }
 
 # ------------------------------------------------------------------------------ runs
+# PostgreSQL does not stop a statement when its client goes away: the peer's searches that wrk
+# gave up on (10 s time-out) keep running after its measured run, on the CPUs the next server is
+# measured on. Wait until its database is idle; after 60 s, cancel what is left (those clients are
+# gone) and say so in the log. Tuilerie's statements are bounded by store.query_timeout_ms.
+PEER_CANCELLED=0
+settle_peer() {
+  local active waited=0
+  while :; do
+    active="$(peer_psql -d postgres -Atc "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()")" || return 0
+    [ "${active:-0}" -eq 0 ] && break
+    if [ "$waited" -ge 60 ]; then
+      peer_psql -d postgres -Atc "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()" >/dev/null || true
+      PEER_CANCELLED=$((PEER_CANCELLED + active))
+      log "  peer: $active abandoned statements still running after 60 s, cancelled"
+      sleep 1; break
+    fi
+    sleep 1; waited=$((waited + 1))
+  done
+  [ "$waited" -gt 0 ] && log "  peer: waited ${waited} s for its abandoned statements to finish"
+  return 0
+}
 # All servers stay up; for each case and concurrency the servers run back to back (order rotated
 # from one case to the next), so that they see the same background load on this shared machine.
 start_tuilerie auto "$TUI_PORT"; TUI_AUTO_PID="$TUI_PID"
@@ -365,6 +386,7 @@ for case in "${case_list[@]}"; do
       srv="${SERVERS[$(( (i + k) % ${#SERVERS[@]} ))]}"
       IFS='|' read -r name url pids label <<<"$srv"
       bench "$name" "$url" "$pids" "$label" "$case" "$c"
+      [ "$name" = peer ] && settle_peer
     done
     k=$((k + 1))
   done
@@ -378,7 +400,7 @@ done
 if [ -f "$PEER_LOAD_JSON" ]; then cp "$PEER_LOAD_JSON" "$OUT-peer-load.json"; fi
 export N SEED CONC DURATION WARMUP PEER_WORKERS PEER_LOAD_REUSED PEER_LOAD_JSON TUI_BIN REPO DATE \
   TUI_SHA TUI_MTIME TUI_REV TUI_DIRTY TUI_VERSION \
-  PEER_DIR STORE OUT PEER_ROOT PEER_CONTEXT TUI_STORE
+  PEER_DIR STORE OUT PEER_ROOT PEER_CONTEXT TUI_STORE PEER_CANCELLED
 python3 - "$OUT-meta.json" <<'EOF'
 import json, os, subprocess, sys, time
 E = os.environ
@@ -416,8 +438,8 @@ meta = {
             ver(E["PEER_ROOT"] + "/venv-peer/bin/pip show pypgstac 2>/dev/null | sed -n 's/^Version: //p'"),
             ver("/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'"), E["PEER_WORKERS"])],
         ["load generator", "%s, `run_bench.py` from ../shared/bench/stac (cycle.lua), on the same machine" % ver("wrk -v 2>&1 | head -1 | awk '{print $1, $2}'")],
-        ["runs", "conc %s, %s s warm-up + %s s measured per case and server; all servers up, for each case and concurrency the servers run back to back (order rotated between cases) so they see similar background load" % (
-            E["CONC"], E["WARMUP"], E["DURATION"])],
+        ["runs", "conc %s, %s s warm-up + %s s measured per case and server; all servers up, for each case and concurrency the servers run back to back (order rotated between cases) so they see similar background load; after each of the peer's runs, its abandoned statements (clients timed out) were waited for, up to 60 s, then cancelled: %s cancelled" % (
+            E["CONC"], E["WARMUP"], E["DURATION"], E.get("PEER_CANCELLED", "0"))],
     ],
 }
 json.dump(meta, open(sys.argv[1], "w"), indent=2)

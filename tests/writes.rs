@@ -709,7 +709,7 @@ async fn killed_ingest_keeps_committed_batches_whole() {
     let _ = writer.join();
 
     // Every stored item is whole: listed, readable, with its footprint indexed.
-    let catalog = open_db(&db).await;
+    let catalog = open_db_counting(&db).await;
     let mut q = SearchQuery::all(10_000);
     q.collections = vec!["biomass".into()];
     let page = catalog.search(&Scope::All, &q).await.unwrap();

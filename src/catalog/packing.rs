@@ -25,6 +25,20 @@ use std::sync::{Arc, RwLock};
 
 /// A collection needs this many documents in one batch to train its dictionary.
 pub const TRAINING_SAMPLES: usize = 1_000;
+
+/// The documents a collection's dictionary is trained on: the first
+/// [`TRAINING_SAMPLES`] of the batch's items of that collection.
+pub fn training_samples<'a>(
+    items: &'a [crate::catalog::item::ItemDoc],
+    collection: &str,
+) -> Vec<&'a str> {
+    items
+        .iter()
+        .filter(|i| i.collection == collection)
+        .take(TRAINING_SAMPLES)
+        .map(|i| i.doc.as_str())
+        .collect()
+}
 /// Largest dictionary.
 const DICTIONARY_BYTES: usize = 64 * 1024;
 /// zstd level: fast, and with a dictionary the gain of higher levels is small.
@@ -190,6 +204,14 @@ impl Dictionaries {
     /// store's `marker` (`None` without one).
     pub fn pack(&self, collection: &str, marker: &[u8], doc: &str) -> Option<Vec<u8>> {
         self.get(collection)?.pack(marker, doc)
+    }
+
+    /// Packs the documents of these items not packed yet (those of a
+    /// collection without a dictionary stay plain).
+    pub fn pack_items(&self, items: &mut [crate::catalog::item::ItemDoc], marker: &[u8]) {
+        for item in items.iter_mut().filter(|i| i.packed.is_none()) {
+            item.packed = self.pack(&item.collection, marker, &item.doc);
+        }
     }
 
     /// The JSON text of a packed document (what follows the store's marker).

@@ -118,6 +118,17 @@ pub async fn open_db(db: &Db) -> SharedCatalog {
         .unwrap_or_else(|e| panic!("cannot open {}: {e}", db.spec()))
 }
 
+/// Opens a store whose searches always count their matches exactly
+/// (`store.count = exact`; by default, `auto` may leave counts out).
+pub async fn open_db_counting(db: &Db) -> SharedCatalog {
+    let mut options = StoreOptions::default();
+    options.sqlite.count = tuilerie::catalog::sqlite::CountPolicy::Exact;
+    options.postgres.count = tuilerie::catalog::sqlite::CountPolicy::Exact;
+    tuilerie::catalog::open(db.spec(), &options)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", db.spec()))
+}
+
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// The demo's published key of a scientist whose organisation signed the

@@ -12,7 +12,7 @@ use super::search::{box_size, space_bucket, time_bucket, tsvector, tsvector_bina
 use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::item::{ItemDoc, JsonType};
-use crate::catalog::packing::{Dictionaries, Dictionary, TRAINING_SAMPLES};
+use crate::catalog::packing::{Dictionaries, Dictionary, TRAINING_SAMPLES, training_samples};
 use crate::catalog::partitions::TimeSpan;
 use crate::catalog::scope::Access;
 use crate::catalog::sqlite::write_time;
@@ -494,12 +494,7 @@ async fn pick_dictionaries(
                 .map_err(pg)?;
             id = row.try_get(0).map_err(pg)?;
             if id.is_none() {
-                let samples: Vec<&str> = items
-                    .iter()
-                    .filter(|i| i.collection == collection)
-                    .take(TRAINING_SAMPLES)
-                    .map(|i| i.doc.as_str())
-                    .collect();
+                let samples = training_samples(items, collection);
                 let made = packing::train(&**tx, dictionaries, collection, &samples, now).await?;
                 if let Some(dictionary) = made {
                     packers.insert(collection.to_string(), dictionary.clone());

@@ -452,13 +452,7 @@ impl Catalog for SqliteCatalog {
     }
 
     fn prepare_items(&self, items: &mut [ItemDoc]) {
-        for item in items {
-            if item.packed.is_none() {
-                item.packed = self
-                    .dictionaries
-                    .pack(&item.collection, packing::MARKER, &item.doc);
-            }
-        }
+        self.dictionaries.pack_items(items, packing::MARKER);
     }
 
     async fn delete_item(&self, collection: &str, id: &str) -> Result<bool> {

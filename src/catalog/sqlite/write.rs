@@ -8,7 +8,7 @@ use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::geometry::Bounds;
 use crate::catalog::item::{ItemDoc, JsonType};
-use crate::catalog::packing::{Dictionaries, Dictionary, TRAINING_SAMPLES};
+use crate::catalog::packing::{Dictionaries, Dictionary, TRAINING_SAMPLES, training_samples};
 use crate::catalog::scope::Access;
 use crate::catalog::{WriteMode, WriteSummary};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -203,12 +203,7 @@ pub fn put_items(
         if n < TRAINING_SAMPLES || dictionaries.get(collection).is_some() {
             continue;
         }
-        let samples: Vec<&str> = items
-            .iter()
-            .filter(|i| i.collection == collection)
-            .take(TRAINING_SAMPLES)
-            .map(|i| i.doc.as_str())
-            .collect();
+        let samples = training_samples(items, collection);
         if let Some(dictionary) = packing::train(&tx, collection, &samples)? {
             trained.push((collection.to_string(), dictionary));
         }
