@@ -26,6 +26,18 @@ use std::sync::{Arc, RwLock};
 /// A collection needs this many documents in one batch to train its dictionary.
 pub const TRAINING_SAMPLES: usize = 1_000;
 
+/// How many items of each collection a batch holds, in collection id order
+/// (the order writers take the collections' training locks in).
+pub fn items_per_collection(
+    items: &[crate::catalog::item::ItemDoc],
+) -> std::collections::BTreeMap<&str, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for item in items {
+        *counts.entry(item.collection.as_str()).or_default() += 1;
+    }
+    counts
+}
+
 /// The documents a collection's dictionary is trained on: the first
 /// [`TRAINING_SAMPLES`] of the batch's items of that collection.
 pub fn training_samples<'a>(

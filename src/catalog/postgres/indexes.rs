@@ -23,7 +23,7 @@
 //! and often prefers walking the datetime index).
 
 use super::pg;
-use super::schema::{literal, number_property, text_property};
+use super::schema::{is_plain_identifier, literal, number_property, text_property};
 use crate::catalog::error::Result;
 use crate::catalog::indexes::{IndexKind, PropertyIndexes};
 use deadpool_postgres::Transaction;
@@ -50,14 +50,6 @@ pub(super) fn expression(property: &str, kind: IndexKind) -> String {
     }
 }
 
-/// A name made only of `[a-z0-9_]`, safe to write into DDL as it is.
-fn plain(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
 /// What changed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Changes {
@@ -75,7 +67,7 @@ pub(super) async fn sync(
     partition: &str,
     declared: &PropertyIndexes,
 ) -> Result<Changes> {
-    if !plain(partition) {
+    if !is_plain_identifier(partition) {
         return Err(crate::catalog::CatalogError::Storage(format!(
             "unexpected partition name {partition:?}"
         )));
@@ -99,7 +91,7 @@ pub(super) async fn sync(
         .map_err(pg)?;
     let mut changes = Changes::default();
     for name in &existing {
-        if !wanted.contains_key(name) && plain(name) {
+        if !wanted.contains_key(name) && is_plain_identifier(name) {
             tx.batch_execute(&format!("DROP INDEX {name}"))
                 .await
                 .map_err(pg)?;

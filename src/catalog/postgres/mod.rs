@@ -259,10 +259,7 @@ impl PostgresCatalog {
 /// Creates a database (for tests and set-up scripts): `admin_url` names an
 /// existing database of the cluster; returns the new database's URL.
 pub async fn create_database(admin_url: &str, name: &str) -> Result<String> {
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
+    if !schema::is_plain_identifier(name) {
         return Err(CatalogError::query(format!("bad database name {name:?}")));
     }
     let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)

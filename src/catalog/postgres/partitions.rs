@@ -15,7 +15,7 @@
 //! is written, in the writing transaction.
 
 use super::pg;
-use super::schema::{literal, readable};
+use super::schema::{is_plain_identifier, literal, readable};
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::partitions::TimeSpan;
 use deadpool_postgres::Transaction;
@@ -46,16 +46,8 @@ pub(super) fn time_partition_name(collection: &str, label: &str) -> String {
     format!("items_{}_{hash:016x}_{label}", readable(collection, 20))
 }
 
-/// True for a name fit to be written into DDL as it is.
-fn is_identifier(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
 fn checked(name: &str) -> Result<&str> {
-    if is_identifier(name) {
+    if is_plain_identifier(name) {
         Ok(name)
     } else {
         Err(CatalogError::Storage(format!(
@@ -423,7 +415,7 @@ mod tests {
             for label in ["2021", "2021_03", "-001"] {
                 let name = time_partition_name(c, label);
                 assert!(name.len() <= 63, "{name}");
-                assert!(is_identifier(&name), "{name}");
+                assert!(is_plain_identifier(&name), "{name}");
             }
         }
         assert_ne!(

@@ -490,13 +490,12 @@ pub(super) async fn search(
     // cloud cover): tested there as well, so that only their rows are read.
     let mut key_conditions = Vec::new();
     if let Some(filter) = &query.filter {
-        let predicate = Translator::new(&mut sql, &kinds).predicate(filter)?;
-        conditions.push(format!("({predicate})"));
         for part in conjuncts(filter) {
+            let condition = format!("({})", Translator::new(&mut sql, &kinds).predicate(part)?);
             if on_cloud_cover_only(part) {
-                let tested = Translator::new(&mut sql, &kinds).predicate(part)?;
-                key_conditions.push(format!("({tested})"));
+                key_conditions.push(condition.clone());
             }
+            conditions.push(condition);
         }
         trivial_count = false;
     }
@@ -599,6 +598,7 @@ pub(super) async fn search(
     // known: nothing when the page's statement reads every match anyway.
     let mut count_extra = None;
     if let (Some(e), Some(_)) = (&estimate, &geometry) {
+        count_extra = Some(0.0);
         let box_cost = e.in_space as f64 * cost::BOX_CANDIDATE;
         let time_cost = if query.datetime.is_some() {
             e.in_time as f64 * cost::INDEX_ENTRY + e.matches as f64 * cost::KEY_ROW
@@ -624,7 +624,6 @@ pub(super) async fn search(
                 count_extra = Some(other - walk_cost);
             }
         }
-        count_extra = count_extra.or(Some(0.0));
         tracing::trace!(target: "tuilerie::sql", in_space = e.in_space, in_time = e.in_time, matches = e.matches, walk_rows = ?e.walk_rows, ?walk_budget, ?access, ?count_extra, "plan");
     }
     // Few matches to count: one statement counts them and returns the page,
@@ -724,9 +723,16 @@ pub(super) async fn search(
             ),
         }
     };
+    // The sort keys, selected as k0, k1… (the page statements' outer
+    // selects name them so).
+    let keys_out: Vec<String> = (0..exprs.len()).map(|n| format!("k{n}")).collect();
+    let select_as: Vec<String> = select
+        .iter()
+        .enumerate()
+        .map(|(n, e)| format!("{e} AS k{n}"))
+        .collect();
     let page_sql = if combined {
         let (from, rest) = source(false);
-        let keys_out: Vec<String> = (0..exprs.len()).map(|n| format!("k{n}")).collect();
         let order_out: Vec<String> = keys
             .iter()
             .zip(&exprs)
@@ -739,11 +745,6 @@ pub(super) async fn search(
                     format!("k{n} {dir}")
                 }
             })
-            .collect();
-        let select_as: Vec<String> = select
-            .iter()
-            .enumerate()
-            .map(|(n, e)| format!("{e} AS k{n}"))
             .collect();
         format!(
             "SELECT collection, id, updated, doc, props::text, links, {keys}, total FROM (
@@ -760,12 +761,6 @@ pub(super) async fn search(
         )
     } else {
         let (from, rest) = source(true);
-        let keys_out: Vec<String> = (0..exprs.len()).map(|n| format!("k{n}")).collect();
-        let select_as: Vec<String> = select
-            .iter()
-            .enumerate()
-            .map(|(n, e)| format!("{e} AS k{n}"))
-            .collect();
         format!(
             "SELECT collection, id, updated, doc, props::text, links, {keys} FROM (
                SELECT i.collection, i.id, i.updated, i.doc, i.properties AS props, i.links, {select}
@@ -975,10 +970,12 @@ fn required_properties(expr: &cql2::Expr, out: &mut Vec<String>) {
 }
 
 /// The parts of a filter that must all hold (the operands of its top-level
-/// `and`s).
+/// `and`s; the filter itself otherwise).
 fn conjuncts(expr: &cql2::Expr) -> Vec<&cql2::Expr> {
     match expr {
-        cql2::Expr::Operation { op, args } if op.eq_ignore_ascii_case("and") => {
+        cql2::Expr::Operation { op, args }
+            if op.eq_ignore_ascii_case("and") && !args.is_empty() =>
+        {
             args.iter().flat_map(|a| conjuncts(a)).collect()
         }
         _ => vec![expr],

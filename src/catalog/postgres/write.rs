@@ -12,7 +12,9 @@ use super::search::{box_size, space_bucket, time_bucket, tsvector, tsvector_bina
 use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::item::{ItemDoc, JsonType};
-use crate::catalog::packing::{Dictionaries, Dictionary, TRAINING_SAMPLES, training_samples};
+use crate::catalog::packing::{
+    Dictionaries, Dictionary, TRAINING_SAMPLES, items_per_collection, training_samples,
+};
 use crate::catalog::partitions::TimeSpan;
 use crate::catalog::scope::Access;
 use crate::catalog::sqlite::write_time;
@@ -465,14 +467,10 @@ async fn pick_dictionaries(
     newest: &HashMap<String, Option<i32>>,
     now: i64,
 ) -> Result<(HashMap<String, Arc<Dictionary>>, Trained)> {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for item in items {
-        *counts.entry(item.collection.as_str()).or_default() += 1;
-    }
     let mut packers = HashMap::new();
     let mut trained = Vec::new();
     // In id order: concurrent writers take the locks in the same order.
-    for (collection, n) in counts {
+    for (collection, n) in items_per_collection(items) {
         let mut id = newest.get(collection).copied().flatten();
         if id.is_none() && n >= TRAINING_SAMPLES {
             let row = tx

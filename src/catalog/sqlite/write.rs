@@ -8,7 +8,9 @@ use crate::catalog::collection::CollectionDoc;
 use crate::catalog::error::{CatalogError, Result};
 use crate::catalog::geometry::Bounds;
 use crate::catalog::item::{ItemDoc, JsonType};
-use crate::catalog::packing::{Dictionaries, Dictionary, TRAINING_SAMPLES, training_samples};
+use crate::catalog::packing::{
+    Dictionaries, Dictionary, TRAINING_SAMPLES, items_per_collection, training_samples,
+};
 use crate::catalog::scope::Access;
 use crate::catalog::{WriteMode, WriteSummary};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -195,11 +197,7 @@ pub fn put_items(
     // to learn from, gets one now: it packs this batch already. It becomes
     // visible to others only once committed.
     let mut trained: Vec<(String, Arc<Dictionary>)> = Vec::new();
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for item in items {
-        *counts.entry(item.collection.as_str()).or_default() += 1;
-    }
-    for (collection, n) in counts {
+    for (collection, n) in items_per_collection(items) {
         if n < TRAINING_SAMPLES || dictionaries.get(collection).is_some() {
             continue;
         }
